@@ -1,0 +1,196 @@
+"""CEL conditions and ``${...}`` templates, compiled once at validation time.
+
+Expressions may read two variables, ``state`` and ``input`` (plus ``item`` and
+``index`` inside a map). Nothing is evaluated with ``eval``; CEL has no access
+to Python objects beyond the values passed in.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import cel
+
+from graphwright.errors import GraphwrightError
+
+__all__ = [
+    "CompiledExpression",
+    "CompiledTemplate",
+    "ExpressionError",
+    "compile_expression",
+    "compile_template",
+]
+
+# Names bound by CEL macros (`list.map(x, ...)`) show up as variables; collect them.
+_MACRO_BINDING = re.compile(
+    r"\.\s*(?:all|exists|exists_one|map|filter|existsOne|transformList|transformMap)"
+    r"\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,(?:\s*([A-Za-z_][A-Za-z0-9_]*)\s*,)?"
+)
+_STRING_LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+_TEMPLATE_PART = re.compile(r"\$\{(.*?)\}", re.DOTALL)
+MAX_EXPRESSION_LENGTH = 4096
+
+
+class ExpressionError(GraphwrightError):
+    """A CEL expression does not compile, reads an unknown variable or fails to evaluate."""
+
+    default_code = "expr.error"
+
+
+@dataclass(frozen=True)
+class CompiledExpression:
+    """A compiled CEL expression.
+
+    Attributes:
+        source: The expression text.
+        variables: Top-level variables it reads (``state``, ``input``, ...).
+        fields: ``(root, field)`` pairs it reads, such as ``("state", "report")``.
+    """
+
+    source: str
+    program: Any
+    variables: frozenset[str]
+    fields: frozenset[tuple[str, str]]
+
+    def evaluate(self, context: Mapping[str, Any]) -> Any:
+        """Evaluate against ``context``.
+
+        Raises:
+            ExpressionError: ``expr.evaluation`` when CEL reports an error
+                (missing key, type mismatch, division by zero...).
+        """
+        try:
+            return self.program.execute(dict(context))
+        except (ValueError, TypeError, KeyError, RuntimeError, OverflowError) as exc:
+            raise ExpressionError(
+                f"evaluating {self.source!r} failed: {exc}",
+                code="expr.evaluation",
+                details={"expression": self.source},
+            ) from exc
+
+
+def _field_refs(source: str, roots: Iterable[str]) -> frozenset[tuple[str, str]]:
+    text = _STRING_LITERAL.sub("''", source)
+    found: set[tuple[str, str]] = set()
+    for root in roots:
+        for match in re.finditer(rf"(?<![\w.]){root}\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)", text):
+            found.add((root, match.group(1)))
+        for match in re.finditer(rf"(?<![\w.]){root}\s*\[\s*'([^']*)'\s*\]", source):
+            found.add((root, match.group(1)))
+        for match in re.finditer(rf'(?<![\w.]){root}\s*\[\s*"([^"]*)"\s*\]', source):
+            found.add((root, match.group(1)))
+    return frozenset(found)
+
+
+def compile_expression(
+    source: str, *, allowed: frozenset[str] = frozenset({"state", "input"})
+) -> CompiledExpression:
+    """Compile a CEL expression and check the variables it reads.
+
+    Args:
+        source: CEL text.
+        allowed: Variables the expression may read.
+
+    Raises:
+        ExpressionError: ``expr.syntax`` for a parse error, ``expr.unknown_variable``
+            for a variable outside ``allowed``.
+    """
+    if not isinstance(source, str) or not source.strip():
+        raise ExpressionError("expression is empty", code="expr.syntax")
+    if len(source) > MAX_EXPRESSION_LENGTH:
+        raise ExpressionError(
+            f"expression is longer than {MAX_EXPRESSION_LENGTH} characters", code="expr.syntax"
+        )
+    try:
+        program = cel.compile(source)
+        variables = set(program.variables())
+    except (ValueError, TypeError, RuntimeError, OverflowError) as exc:
+        raise ExpressionError(
+            f"invalid CEL expression {source!r}: {_first_line(exc)}",
+            code="expr.syntax",
+            details={"expression": source},
+        ) from exc
+    bound = {name for m in _MACRO_BINDING.finditer(source) for name in m.groups() if name}
+    unknown = sorted(variables - bound - allowed)
+    if unknown:
+        raise ExpressionError(
+            f"expression {source!r} reads unknown variable '{unknown[0]}'; "
+            f"it may read only {', '.join(sorted(allowed))}",
+            code="expr.unknown_variable",
+            details={"expression": source, "variable": unknown[0]},
+        )
+    roots = allowed & variables
+    return CompiledExpression(
+        source=source,
+        program=program,
+        variables=frozenset(variables - bound),
+        fields=_field_refs(source, roots),
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+@dataclass(frozen=True)
+class CompiledTemplate:
+    """A string with ``${expr}`` holes, each a compiled CEL expression."""
+
+    source: str
+    parts: tuple[str | CompiledExpression, ...]
+
+    @property
+    def fields(self) -> frozenset[tuple[str, str]]:
+        """Every ``(root, field)`` pair the holes read."""
+        out: set[tuple[str, str]] = set()
+        for part in self.parts:
+            if isinstance(part, CompiledExpression):
+                out |= part.fields
+        return frozenset(out)
+
+    def render(self, context: Mapping[str, Any]) -> str:
+        """Fill the holes; ``null`` renders as an empty string.
+
+        Raises:
+            ExpressionError: when a hole fails to evaluate.
+        """
+        out: list[str] = []
+        for part in self.parts:
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            value = part.evaluate(context)
+            out.append("" if value is None else _render_value(value))
+        return "".join(out)
+
+
+def _render_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def compile_template(
+    source: str, *, allowed: frozenset[str] = frozenset({"state", "input"})
+) -> CompiledTemplate:
+    """Compile a template such as ``"Publish the plan for ${state.client_id}?"``.
+
+    Raises:
+        ExpressionError: for any hole that does not compile (see :func:`compile_expression`).
+    """
+    parts: list[str | CompiledExpression] = []
+    pos = 0
+    for match in _TEMPLATE_PART.finditer(source):
+        if match.start() > pos:
+            parts.append(source[pos : match.start()])
+        parts.append(compile_expression(match.group(1), allowed=allowed))
+        pos = match.end()
+    if pos < len(source):
+        parts.append(source[pos:])
+    if "${" in "".join(p for p in parts if isinstance(p, str)):
+        raise ExpressionError(f"unclosed '${{' in template {source!r}", code="expr.syntax")
+    return CompiledTemplate(source=source, parts=tuple(parts))

@@ -1,0 +1,57 @@
+"""Settings, read from ``GW_*`` environment variables and validated at start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """graphwright configuration. Every field maps to ``GW_<NAME>``.
+
+    Invalid values fail at start-up with a clear message (pydantic validation).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GW_", extra="ignore", frozen=True)
+
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL. Unset: an embedded PostgreSQL in data_dir.",
+    )
+    data_dir: Path = Field(
+        default=Path(".graphwright"), description="Embedded PostgreSQL data directory."
+    )
+    registry_modules: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["graphwright.examples"],
+        description="Comma-separated modules (or .py files) with register(registry).",
+    )
+    tenant: str = Field(default="default", pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    pool_min_size: int = Field(default=2, ge=1, le=100)
+    pool_max_size: int = Field(default=10, ge=1, le=1000)
+    checkpointers: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Checkpoint savers sharing the pool (one saver serialises its calls).",
+    )
+    compile_cache_size: int = Field(default=128, ge=1, le=100_000)
+    durability: str = Field(default="sync", pattern=r"^(sync|async)$")
+
+    @field_validator("registry_modules", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("GW_DATABASE_URL must start with postgresql:// or postgres://")
+        return value or None
