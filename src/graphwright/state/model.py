@@ -206,7 +206,9 @@ def compile_state(spec: WorkflowSpec) -> CompiledState:
         reducer = REDUCERS[field.reducer]
         stored: Any = annotation if annotation is Any else annotation | None
         if reducer is not None:
-            stored = Annotated[stored, reducer]
+            # Reducer channels need a concrete type: LangGraph starts them at `type()`
+            # ([], {}, 0), so the first update goes through the reducer too.
+            stored = Annotated[python_type(field, allow_null=False), reducer]
         default = _empty_default(field)
         definitions[name] = (
             stored,

@@ -1,0 +1,341 @@
+"""Compile a validated workflow spec into a LangGraph ``StateGraph``.
+
+``compile_workflow(spec, registry=...)`` is pure: it builds the graph and its
+node callables but touches no database. The checkpointer is passed to
+:meth:`CompiledWorkflow.graph` by the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import Overwrite
+
+from graphwright.errors import Problem, WorkflowValidationError
+from graphwright.expressions import compile_expression
+from graphwright.graphs.spec import (
+    ApprovalNodeSpec,
+    EdgeSpec,
+    FunctionNodeSpec,
+    MapNodeSpec,
+    SubworkflowNodeSpec,
+    WorkflowSpec,
+)
+from graphwright.graphs.validate import WorkflowResolver, validate_workflow
+from graphwright.nodes.approval import ApprovalGate
+from graphwright.nodes.context import RunContext, expression_context
+from graphwright.nodes.function import FunctionCall
+from graphwright.nodes.map import MapFanOut, gather_name, item_name
+from graphwright.nodes.policies import guard, retry_policy
+from graphwright.nodes.subworkflow import SubworkflowCall
+from graphwright.registry import Registry
+from graphwright.state.model import INPUT_CHANNEL, CompiledState, compile_state
+
+__all__ = ["CompiledWorkflow", "compile_workflow"]
+
+_NAMES = {"START": START, "END": END}
+
+
+@dataclass
+class CompiledWorkflow:
+    """A workflow compiled to an (uncompiled) LangGraph ``StateGraph``.
+
+    Attributes:
+        spec: The validated document.
+        state: State model and validators.
+        builder: The LangGraph builder; :meth:`graph` compiles it.
+        subworkflows: Compiled children by ``(workflow id, version)``.
+    """
+
+    spec: WorkflowSpec
+    state: CompiledState
+    builder: StateGraph[Any, Any, Any, Any]
+    subworkflows: dict[tuple[str, int | None], CompiledWorkflow] = field(default_factory=dict)
+
+    def graph(
+        self, checkpointer: BaseCheckpointSaver[Any] | None = None
+    ) -> CompiledStateGraph[Any, Any, Any, Any]:
+        """Compile to a runnable LangGraph graph bound to ``checkpointer``."""
+        return self.builder.compile(checkpointer=checkpointer, name=self.spec.id)
+
+    def make_input(self, data: Mapping[str, Any], *, fresh: bool = True) -> dict[str, Any]:
+        """Validate run input and shape it for LangGraph.
+
+        Fields with a reducer are written with ``Overwrite`` so the input sets
+        them rather than being appended/merged. With ``fresh`` (a new thread),
+        reducer fields with a declared default get it too.
+
+        Raises:
+            InvalidInputError: ``state.invalid_input`` listing every problem.
+        """
+        values = self.state.validate_input(data)
+        out: dict[str, Any] = {}
+        for name, spec in self.state.fields.items():
+            if name in values:
+                value = values[name]
+            elif fresh and spec.reducer != "replace" and spec.has_default:
+                value = spec.default
+            else:
+                continue
+            out[name] = value if spec.reducer == "replace" else Overwrite(value)
+        out[INPUT_CHANNEL] = values
+        return out
+
+    def output(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Select the workflow's output fields from a state mapping."""
+        return {name: values.get(name) for name in self.state.output_fields}
+
+
+def compile_workflow(
+    spec: WorkflowSpec | Mapping[str, Any] | str,
+    *,
+    registry: Registry,
+    resolve: WorkflowResolver | None = None,
+) -> CompiledWorkflow:
+    """Validate and compile a workflow document.
+
+    Args:
+        spec: The document (spec, mapping or JSON text).
+        registry: Where function names resolve.
+        resolve: Looks up published subworkflows by id and version.
+
+    Raises:
+        WorkflowValidationError: the document is invalid (every problem listed).
+    """
+    checked = validate_workflow(spec, registry=registry, resolve=resolve)
+    return _Compiler(registry, resolve, {}).compile(checked)
+
+
+class _Compiler:
+    def __init__(
+        self,
+        registry: Registry,
+        resolve: WorkflowResolver | None,
+        cache: dict[tuple[str, int | None], CompiledWorkflow],
+    ) -> None:
+        self.registry = registry
+        self.resolve = resolve
+        self.cache = cache
+
+    def child(self, node: SubworkflowNodeSpec) -> CompiledWorkflow:
+        key = (node.workflow, node.version)
+        if key not in self.cache:
+            spec = self.resolve(node.workflow, node.version) if self.resolve else None
+            if spec is None:
+                raise WorkflowValidationError(
+                    [Problem("subworkflow.unknown", "", f"'{node.workflow}' is not published")]
+                )
+            checked = validate_workflow(spec, registry=self.registry, resolve=self.resolve)
+            self.cache[key] = self.compile(checked)
+        return self.cache[key]
+
+    def compile(self, spec: WorkflowSpec) -> CompiledWorkflow:
+        state = compile_state(spec)
+        builder: StateGraph[Any, Any, Any, Any] = StateGraph(
+            state.model, context_schema=RunContext
+        )
+        used: dict[tuple[str, int | None], CompiledWorkflow] = {}
+        for name, node in spec.nodes.items():
+            if isinstance(node, FunctionNodeSpec):
+                builder.add_node(
+                    name,
+                    _function_node(name, node, FunctionCall(node, self.registry, state, in_map=False)),
+                    retry_policy=retry_policy(node.retry),
+                    metadata={"gw_kind": "function"},
+                )
+            elif isinstance(node, SubworkflowNodeSpec):
+                child = used[(node.workflow, node.version)] = self.child(node)
+                builder.add_node(
+                    name,
+                    _subworkflow_node(name, node, SubworkflowCall(node, child, state, in_map=False)),
+                    retry_policy=retry_policy(node.retry),
+                    metadata={"gw_kind": "subworkflow"},
+                )
+            elif isinstance(node, ApprovalNodeSpec):
+                builder.add_node(
+                    name, _approval_node(ApprovalGate(name, node, state)), metadata={"gw_kind": "approval"}
+                )
+            elif isinstance(node, MapNodeSpec):
+                self.add_map(builder, name, node, state, used)
+        for edge in spec.edges:
+            self.add_edge(builder, spec, edge, state)
+        return CompiledWorkflow(spec=spec, state=state, builder=builder, subworkflows=used)
+
+    def add_map(
+        self,
+        builder: StateGraph[Any, Any, Any, Any],
+        name: str,
+        node: MapNodeSpec,
+        state: CompiledState,
+        used: dict[tuple[str, int | None], CompiledWorkflow],
+    ) -> None:
+        inner = node.node
+        worker: Any
+        if isinstance(inner, FunctionNodeSpec):
+            worker = _map_function_worker(
+                name, node, FunctionCall(inner, self.registry, state, in_map=True), state
+            )
+        else:
+            child = used[(inner.workflow, inner.version)] = self.child(inner)
+            worker = _map_subworkflow_worker(
+                name, node, SubworkflowCall(inner, child, state, in_map=True), state
+            )
+        builder.add_node(name, _noop, metadata={"gw_kind": "map"})
+        builder.add_node(
+            item_name(name),
+            worker,
+            retry_policy=retry_policy(inner.retry),
+            metadata={"gw_kind": "map_item", "gw_map": name},
+        )
+        builder.add_node(gather_name(name), _noop, metadata={"gw_kind": "map_gather", "gw_map": name})
+        builder.add_conditional_edges(
+            name, MapFanOut(name, node, state), [item_name(name), gather_name(name)]
+        )
+        builder.add_edge(item_name(name), gather_name(name))
+
+    def add_edge(
+        self,
+        builder: StateGraph[Any, Any, Any, Any],
+        spec: WorkflowSpec,
+        edge: EdgeSpec,
+        state: CompiledState,
+    ) -> None:
+        def source(name: str) -> str:
+            if isinstance(spec.nodes.get(name), MapNodeSpec):
+                return gather_name(name)
+            return _NAMES.get(name, name)
+
+        sources = [source(s) for s in edge.sources]
+        if edge.cases is not None:
+            router = _Router(edge, state)
+            targets = sorted({_NAMES.get(t, t) for t in edge.targets})
+            builder.add_conditional_edges(sources[0], router, targets)
+            return
+        targets = [_NAMES.get(t, t) for t in edge.targets]
+        if len(sources) > 1:
+            builder.add_edge(sources, targets[0])
+            return
+        for target in targets:
+            builder.add_edge(sources[0], target)
+
+
+class _Router:
+    """A conditional edge: the first case whose CEL condition is true wins."""
+
+    def __init__(self, edge: EdgeSpec, state: CompiledState) -> None:
+        self.cases = [(compile_expression(c.when), _NAMES.get(c.to, c.to)) for c in edge.cases or []]
+        self.default = _NAMES.get(edge.default or "END", edge.default or END)
+        self.state = state
+
+    def __call__(self, state: Any) -> str:
+        context = expression_context(state, self.state.fields)
+        for condition, target in self.cases:
+            if condition.evaluate(context) is True:
+                return target
+        return self.default
+
+
+def _noop(state: Any) -> None:
+    return None
+
+
+def _function_node(name: str, spec: FunctionNodeSpec, call: FunctionCall) -> Any:
+    async def function_node(state: Any) -> dict[str, Any]:
+        context = expression_context(state, call.state.fields)
+
+        async def attempt() -> dict[str, Any]:
+            return call.to_update(name, await call.call(state=state, context=context))
+
+        return await guard(name, spec.timeout, attempt)
+
+    function_node.__name__ = name
+    return function_node
+
+
+def _subworkflow_node(name: str, spec: SubworkflowNodeSpec, call: SubworkflowCall) -> Any:
+    async def subworkflow_node(
+        state: Any, config: RunnableConfig, runtime: Runtime[RunContext]
+    ) -> dict[str, Any]:
+        context = expression_context(state, call.state.fields)
+
+        async def attempt() -> dict[str, Any]:
+            output = await call.call(context=context, config=config, run_context=runtime.context)
+            return call.to_update(name, output)
+
+        return await guard(name, spec.timeout, attempt)
+
+    subworkflow_node.__name__ = name
+    return subworkflow_node
+
+
+def _approval_node(gate: ApprovalGate) -> Any:
+    def approval_node(state: Any) -> dict[str, Any]:
+        return gate.run(expression_context(state, gate.state.fields))
+
+    approval_node.__name__ = gate.name
+    return approval_node
+
+
+def _map_function_worker(
+    name: str, node: MapNodeSpec, call: FunctionCall, state_model: CompiledState
+) -> Any:
+    inner = node.node
+    limit = node.max_concurrency
+
+    async def map_item(payload: dict[str, Any], runtime: Runtime[RunContext]) -> dict[str, Any]:
+        context = {**payload}
+        needs_state = "state" in call.entry.parameters or call.entry.accepts_any
+        typed = (
+            state_model.model.model_validate({**payload["state"], INPUT_CHANNEL: payload["input"]})
+            if needs_state
+            else None
+        )
+
+        async def attempt() -> dict[str, Any]:
+            result = await call.call(
+                state=typed, context=context, item=payload["item"], index=payload["index"]
+            )
+            return call.to_update(name, result)
+
+        async def limited() -> dict[str, Any]:
+            if limit is None or runtime.context is None:
+                return await attempt()
+            async with runtime.context.limiter(name, limit):
+                return await attempt()
+
+        return await guard(name, inner.timeout, limited)
+
+    map_item.__name__ = item_name(name)
+    return map_item
+
+
+def _map_subworkflow_worker(
+    name: str, node: MapNodeSpec, call: SubworkflowCall, state_model: CompiledState
+) -> Any:
+    inner = node.node
+    limit = node.max_concurrency
+
+    async def map_item(
+        payload: dict[str, Any], config: RunnableConfig, runtime: Runtime[RunContext]
+    ) -> dict[str, Any]:
+        async def attempt() -> dict[str, Any]:
+            output = await call.call(context=payload, config=config, run_context=runtime.context)
+            return call.to_update(name, output)
+
+        async def limited() -> dict[str, Any]:
+            if limit is None or runtime.context is None:
+                return await attempt()
+            async with runtime.context.limiter(name, limit):
+                return await attempt()
+
+        return await guard(name, inner.timeout, limited)
+
+    map_item.__name__ = item_name(name)
+    return map_item

@@ -1,0 +1,61 @@
+"""``map`` nodes: run an inner node once per list item with LangGraph ``Send``.
+
+A map node ``m`` becomes three LangGraph nodes: ``m`` (evaluates nothing; the
+fan-out happens on its outgoing edge), ``m__item`` (one task per item, all in
+one step, limited by ``max_concurrency``) and ``m__gather`` (runs once when all
+items are done; the document's edges leave from it). Results merge through the
+target field's reducer in item order.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.types import Send
+
+from graphwright.errors import NodeExecutionError
+from graphwright.expressions import compile_expression
+from graphwright.graphs.spec import MapNodeSpec
+from graphwright.nodes.context import expression_context
+from graphwright.state.model import CompiledState
+
+__all__ = ["MapFanOut", "gather_name", "item_name"]
+
+
+def item_name(node: str) -> str:
+    """LangGraph name of the per-item worker of map ``node``."""
+    return f"{node}__item"
+
+
+def gather_name(node: str) -> str:
+    """LangGraph name of the node that runs once all items of map ``node`` finish."""
+    return f"{node}__gather"
+
+
+class MapFanOut:
+    """The fan-out edge of a map node: one ``Send`` per item."""
+
+    def __init__(self, name: str, spec: MapNodeSpec, state: CompiledState) -> None:
+        self.name = name
+        self.over = compile_expression(spec.over)
+        self.state = state
+
+    def __call__(self, state: Any) -> list[Send] | list[str]:
+        context = expression_context(state, self.state.fields)
+        items = self.over.evaluate(context)
+        if not isinstance(items, list | tuple):
+            raise NodeExecutionError(
+                f"map '{self.name}': 'over' gave {type(items).__name__}, not a list",
+                code="map.not_a_list",
+                details={"node": self.name},
+            )
+        if not items:
+            return [gather_name(self.name)]
+        # Sends are checkpointed: carry plain data only (state values, input, item).
+        return [
+            Send(
+                item_name(self.name),
+                {"state": context["state"], "input": context["input"], "item": x, "index": i},
+            )
+            for i, x in enumerate(items)
+        ]

@@ -1,0 +1,294 @@
+"""Threads: one row per conversation with a workflow, with its status and current run."""
+
+from __future__ import annotations
+
+import builtins
+import enum
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, Literal, get_args
+
+from psycopg.types.json import Jsonb
+
+from graphwright.errors import NotFoundError, RunStateError, WorkflowConflictError
+from graphwright.store.pool import Pool
+
+__all__ = ["KEEP", "THREAD_STATUSES", "Keep", "ThreadRecord", "ThreadStatus", "ThreadStore"]
+
+ThreadStatus = Literal["idle", "running", "interrupted", "completed", "failed"]
+THREAD_STATUSES: Final[tuple[ThreadStatus, ...]] = get_args(ThreadStatus)
+
+_COLUMNS = (
+    "tenant_id, thread_id, workflow_id, workflow_version, status, metadata, run_id, error,"
+    " created_at, updated_at"
+)
+_CLAIM_ATTEMPTS = 3
+
+
+class Keep(enum.Enum):
+    """Type of :data:`KEEP`."""
+
+    KEEP = "keep"
+
+
+KEEP: Final = Keep.KEEP
+"""Default of optional columns in :meth:`ThreadStore.mark`: leave the stored value."""
+
+
+@dataclass(frozen=True)
+class ThreadRecord:
+    """One row of ``gw_threads``.
+
+    Attributes:
+        tenant_id: Tenant that owns the thread.
+        thread_id: The thread's id, unique per tenant.
+        workflow_id: Workflow the thread runs.
+        workflow_version: Pinned version of that workflow.
+        status: ``idle``, ``running``, ``interrupted``, ``completed`` or ``failed``.
+        metadata: Caller's JSON object (searchable).
+        run_id: The current run, or the last one; None before the first run.
+        error: The last run's error (``GraphwrightError.to_dict()`` shape), if any.
+        created_at: When the thread was created.
+        updated_at: When the row last changed.
+    """
+
+    tenant_id: str
+    thread_id: str
+    workflow_id: str
+    workflow_version: int
+    status: ThreadStatus
+    metadata: dict[str, Any]
+    run_id: str | None
+    error: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ThreadStore:
+    """Creates, reads and updates threads in ``gw_threads``, one tenant per call."""
+
+    def __init__(self, pool: Pool) -> None:
+        """Use ``pool`` (autocommit connections with dict rows) for every query."""
+        self._pool = pool
+
+    async def create(
+        self,
+        tenant: str,
+        thread_id: str,
+        *,
+        workflow_id: str,
+        workflow_version: int,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> ThreadRecord:
+        """Create an idle thread.
+
+        The workflow version is not checked here; callers resolve it first.
+
+        Raises:
+            WorkflowConflictError: ``thread.exists`` when the tenant already has
+                a thread with this id.
+        """
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "insert into gw_threads (tenant_id, thread_id, workflow_id, workflow_version,"
+                " metadata) values (%s, %s, %s, %s, %s)"
+                " on conflict (tenant_id, thread_id) do nothing"
+                " returning " + _COLUMNS,
+                (tenant, thread_id, workflow_id, workflow_version, Jsonb(dict(metadata or {}))),
+            )
+            row = await cur.fetchone()
+        if row is None:
+            raise WorkflowConflictError(
+                f"thread {thread_id!r} already exists",
+                code="thread.exists",
+                details={"thread_id": thread_id},
+            )
+        return _record(row)
+
+    async def get(self, tenant: str, thread_id: str) -> ThreadRecord:
+        """Return a thread.
+
+        Raises:
+            NotFoundError: ``thread.not_found`` when the tenant has no such thread.
+        """
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "select " + _COLUMNS + " from gw_threads where tenant_id = %s and thread_id = %s",
+                (tenant, thread_id),
+            )
+            row = await cur.fetchone()
+        if row is None:
+            raise _thread_not_found(thread_id)
+        return _record(row)
+
+    async def mark(
+        self,
+        tenant: str,
+        thread_id: str,
+        *,
+        status: ThreadStatus,
+        run_id: str | None | Keep = KEEP,
+        error: Mapping[str, Any] | None | Keep = KEEP,
+    ) -> ThreadRecord:
+        """Set a thread's status and, when given, its run id and error.
+
+        Args:
+            tenant: Tenant that owns the thread.
+            thread_id: The thread.
+            status: New status.
+            run_id: New run id (None clears it); :data:`KEEP` leaves it.
+            error: New error object (None clears it); :data:`KEEP` leaves it.
+
+        Returns:
+            The updated thread.
+
+        Raises:
+            NotFoundError: ``thread.not_found`` when the tenant has no such thread.
+        """
+        error_value = None if error is None or error is KEEP else Jsonb(dict(error))
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "update gw_threads set status = %s,"
+                " run_id = case when %s then run_id else %s end,"
+                " error = case when %s then error else %s::jsonb end,"
+                " updated_at = now()"
+                " where tenant_id = %s and thread_id = %s"
+                " returning " + _COLUMNS,
+                (
+                    status,
+                    run_id is KEEP,
+                    None if run_id is KEEP else run_id,
+                    error is KEEP,
+                    error_value,
+                    tenant,
+                    thread_id,
+                ),
+            )
+            row = await cur.fetchone()
+        if row is None:
+            raise _thread_not_found(thread_id)
+        return _record(row)
+
+    async def claim_for_run(
+        self,
+        tenant: str,
+        thread_id: str,
+        *,
+        run_id: str,
+        allow_statuses: Collection[ThreadStatus],
+    ) -> ThreadRecord:
+        """Atomically mark a thread ``running`` under ``run_id`` if its status allows.
+
+        One conditional UPDATE decides, so of two processes claiming one thread at
+        once exactly one wins. The error of the previous run is cleared.
+
+        Args:
+            tenant: Tenant that owns the thread.
+            thread_id: The thread.
+            run_id: The run taking the thread.
+            allow_statuses: Statuses the thread may be claimed from.
+
+        Returns:
+            The thread, now ``running`` with ``run_id``.
+
+        Raises:
+            NotFoundError: ``thread.not_found`` when the tenant has no such thread.
+            WorkflowConflictError: ``thread.busy`` when another run holds the thread
+                (``details["run_id"]`` names it).
+            RunStateError: ``run.invalid_state`` when the thread's status is not
+                allowed and not ``running``.
+        """
+        allowed = builtins.list(dict.fromkeys(allow_statuses))
+        attempts = 0
+        async with self._pool.connection() as conn:
+            while True:
+                attempts += 1
+                cur = await conn.execute(
+                    "update gw_threads set status = 'running', run_id = %s, error = null,"
+                    " updated_at = now()"
+                    " where tenant_id = %s and thread_id = %s and status = any(%s)"
+                    " returning " + _COLUMNS,
+                    (run_id, tenant, thread_id, allowed),
+                )
+                row = await cur.fetchone()
+                if row is not None:
+                    return _record(row)
+                cur = await conn.execute(
+                    "select status, run_id from gw_threads where tenant_id = %s and thread_id = %s",
+                    (tenant, thread_id),
+                )
+                current = await cur.fetchone()
+                if current is None:
+                    raise _thread_not_found(thread_id)
+                # An allowed status here means the row changed between the two statements.
+                if current["status"] not in allowed or attempts >= _CLAIM_ATTEMPTS:
+                    raise _claim_refused(thread_id, current, allowed)
+
+    async def list(
+        self,
+        tenant: str,
+        *,
+        status: ThreadStatus | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> builtins.list[ThreadRecord]:
+        """Return one page of the tenant's threads, most recently updated first.
+
+        Args:
+            tenant: Tenant whose threads are listed.
+            status: Only threads with this status.
+            metadata: Only threads whose metadata contains this object (``@>``).
+            limit: Page size, 1 to 1000.
+            offset: Threads to skip.
+
+        Raises:
+            ValueError: ``limit`` or ``offset`` is out of range.
+        """
+        if not 1 <= limit <= 1000 or offset < 0:
+            raise ValueError(f"limit must be 1..1000 and offset >= 0, got {limit}, {offset}")
+        query = "select " + _COLUMNS + " from gw_threads where tenant_id = %s"
+        params: builtins.list[Any] = [tenant]
+        if status is not None:
+            query += " and status = %s"
+            params.append(status)
+        if metadata is not None:
+            query += " and metadata @> %s"
+            params.append(Jsonb(dict(metadata)))
+        query += " order by updated_at desc, thread_id limit %s offset %s"
+        params += [limit, offset]
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(query, params)
+            rows = await cur.fetchall()
+        return [_record(row) for row in rows]
+
+
+def _claim_refused(
+    thread_id: str, current: dict[str, Any], allowed: Sequence[str]
+) -> WorkflowConflictError | RunStateError:
+    status, holder = current["status"], current["run_id"]
+    if status == "running" or status in allowed:
+        # An allowed status only shows up here when the row kept changing under us.
+        return WorkflowConflictError(
+            f"thread {thread_id!r} is busy with run {holder!r}",
+            code="thread.busy",
+            details={"thread_id": thread_id, "run_id": holder},
+        )
+    return RunStateError(
+        f"thread {thread_id!r} is {status}; a run needs one of: {', '.join(allowed)}",
+        code="run.invalid_state",
+        details={"thread_id": thread_id, "status": status, "allowed": allowed},
+    )
+
+
+def _record(row: dict[str, Any]) -> ThreadRecord:
+    return ThreadRecord(**row)
+
+
+def _thread_not_found(thread_id: str) -> NotFoundError:
+    return NotFoundError(
+        f"thread {thread_id!r} does not exist",
+        code="thread.not_found",
+        details={"thread_id": thread_id},
+    )
