@@ -40,6 +40,12 @@ class Settings(BaseSettings):
         description="Checkpoint savers sharing the pool (one saver serialises its calls).",
     )
     compile_cache_size: int = Field(default=128, ge=1, le=100_000)
+    lease_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        le=3600,
+        description="A running thread's lease; renewed while it runs, reclaimable once expired.",
+    )
     durability: str = Field(default="sync", pattern=r"^(sync|async)$")
 
     @field_validator("registry_modules", mode="before")

@@ -160,7 +160,7 @@ class _Compiler:
                 )
             elif isinstance(node, ApprovalNodeSpec):
                 builder.add_node(
-                    name, _approval_node(ApprovalGate(name, node, state)), metadata={"gw_kind": "approval"}
+                    name, _approval_node(ApprovalGate(name, node, state, workflow_id=spec.id)), metadata={"gw_kind": "approval"}
                 )
             elif isinstance(node, MapNodeSpec):
                 self.add_map(builder, name, node, state, used)

@@ -22,8 +22,11 @@ __all__ = ["ApprovalGate", "parse_decision"]
 class ApprovalGate:
     """A compiled approval node."""
 
-    def __init__(self, name: str, spec: ApprovalNodeSpec, state: CompiledState) -> None:
+    def __init__(
+        self, name: str, spec: ApprovalNodeSpec, state: CompiledState, *, workflow_id: str = ""
+    ) -> None:
         self.name = name
+        self.workflow_id = workflow_id
         self.spec = spec
         self.state = state
         self.prompt = compile_template(spec.prompt)
@@ -34,6 +37,7 @@ class ApprovalGate:
         """The interrupt value shown to approvers."""
         return {
             "kind": "approval",
+            "workflow": self.workflow_id,
             "node": self.name,
             "prompt": self.prompt.render(context),
             "decisions": list(self.spec.decisions),

@@ -106,7 +106,9 @@ async def apply_migrations(
             await conn.execute(_CREATE_LEDGER)
             async with conn.cursor(row_factory=tuple_row) as cur:
                 await cur.execute("select name, checksum from gw_schema_migrations")
-                recorded: dict[str, str] = {name: checksum for name, checksum in await cur.fetchall()}
+                recorded: dict[str, str] = {
+                    name: checksum for name, checksum in await cur.fetchall()
+                }
             _check_unchanged(migrations, recorded)
             for migration in migrations:
                 if migration.name in recorded:

@@ -36,7 +36,7 @@ async def open_pool(
     *,
     min_size: int = 1,
     max_size: int = 10,
-    timeout: float = 10.0,
+    connect_timeout: float = 10.0,
 ) -> Pool:
     """Open a pool of autocommit, dict-row connections and wait until it is ready.
 
@@ -47,7 +47,7 @@ async def open_pool(
         conninfo: PostgreSQL URL or key/value connection string.
         min_size: Connections kept open.
         max_size: Most connections the pool opens.
-        timeout: Seconds to wait for the server.
+        connect_timeout: Seconds to wait for the server.
 
     Returns:
         The open pool; the caller closes it.
@@ -58,7 +58,9 @@ async def open_pool(
     """
     shown = mask_url(conninfo)
     try:
-        probe = await psycopg.AsyncConnection.connect(conninfo, connect_timeout=max(1, int(timeout)))
+        probe = await psycopg.AsyncConnection.connect(
+            conninfo, connect_timeout=max(1, round(connect_timeout))
+        )
     except psycopg.ProgrammingError:
         # libpq echoes the offending part of a malformed string, which may be the password.
         raise _unavailable(shown, "invalid connection string") from None
@@ -73,13 +75,12 @@ async def open_pool(
         max_size=max_size,
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
         open=False,
-        timeout=timeout,
     )
     try:
-        await pool.open(wait=True, timeout=timeout)
+        await pool.open(wait=True, timeout=connect_timeout)
     except PoolTimeout as exc:
         await pool.close()
-        raise _unavailable(shown, f"pool not ready after {timeout:g}s") from exc
+        raise _unavailable(shown, f"pool not ready after {connect_timeout:g}s") from exc
     return pool
 
 

@@ -21,7 +21,7 @@ THREAD_STATUSES: Final[tuple[ThreadStatus, ...]] = get_args(ThreadStatus)
 
 _COLUMNS = (
     "tenant_id, thread_id, workflow_id, workflow_version, status, metadata, run_id, error,"
-    " created_at, updated_at"
+    " created_at, updated_at, lease_owner, lease_expires_at"
 )
 _CLAIM_ATTEMPTS = 3
 
@@ -63,6 +63,8 @@ class ThreadRecord:
     error: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
 
 
 class ThreadStore:
@@ -128,10 +130,14 @@ class ThreadStore:
         thread_id: str,
         *,
         status: ThreadStatus,
-        run_id: str | None | Keep = KEEP,
-        error: Mapping[str, Any] | None | Keep = KEEP,
+        run_id: str | Keep | None = KEEP,
+        error: Mapping[str, Any] | Keep | None = KEEP,
+        owner: str | None = None,
     ) -> ThreadRecord:
         """Set a thread's status and, when given, its run id and error.
+
+        Leaving ``running`` releases the lease. With ``owner``, the update only
+        happens while that owner holds the thread's lease.
 
         Args:
             tenant: Tenant that owns the thread.
@@ -139,12 +145,15 @@ class ThreadStore:
             status: New status.
             run_id: New run id (None clears it); :data:`KEEP` leaves it.
             error: New error object (None clears it); :data:`KEEP` leaves it.
+            owner: Only update while this lease owner holds the thread.
 
         Returns:
             The updated thread.
 
         Raises:
             NotFoundError: ``thread.not_found`` when the tenant has no such thread.
+            WorkflowConflictError: ``thread.lease_lost`` when ``owner`` no longer
+                holds the thread.
         """
         error_value = None if error is None or error is KEEP else Jsonb(dict(error))
         async with self._pool.connection() as conn:
@@ -152,8 +161,11 @@ class ThreadStore:
                 "update gw_threads set status = %s,"
                 " run_id = case when %s then run_id else %s end,"
                 " error = case when %s then error else %s::jsonb end,"
+                " lease_owner = case when %s = 'running' then lease_owner else null end,"
+                " lease_expires_at = case when %s = 'running' then lease_expires_at else null end,"
                 " updated_at = now()"
                 " where tenant_id = %s and thread_id = %s"
+                " and (%s::text is null or lease_owner = %s::text)"
                 " returning " + _COLUMNS,
                 (
                     status,
@@ -161,12 +173,23 @@ class ThreadStore:
                     None if run_id is KEEP else run_id,
                     error is KEEP,
                     error_value,
+                    status,
+                    status,
                     tenant,
                     thread_id,
+                    owner,
+                    owner,
                 ),
             )
             row = await cur.fetchone()
         if row is None:
+            if owner is not None:
+                await self.get(tenant, thread_id)  # raises thread.not_found first
+                raise WorkflowConflictError(
+                    f"thread {thread_id!r} is no longer held by this process",
+                    code="thread.lease_lost",
+                    details={"thread_id": thread_id},
+                )
             raise _thread_not_found(thread_id)
         return _record(row)
 
@@ -177,17 +200,26 @@ class ThreadStore:
         *,
         run_id: str,
         allow_statuses: Collection[ThreadStatus],
+        owner: str | None = None,
+        lease_seconds: float | None = None,
+        reclaim_expired: bool = False,
     ) -> ThreadRecord:
         """Atomically mark a thread ``running`` under ``run_id`` if its status allows.
 
         One conditional UPDATE decides, so of two processes claiming one thread at
-        once exactly one wins. The error of the previous run is cleared.
+        once exactly one wins. The error of the previous run is cleared. The
+        claimer holds a lease of ``lease_seconds`` (renew it with
+        :meth:`renew_lease`); with ``reclaim_expired``, a ``running`` thread whose
+        lease has expired (its process died) may be claimed too.
 
         Args:
             tenant: Tenant that owns the thread.
             thread_id: The thread.
             run_id: The run taking the thread.
             allow_statuses: Statuses the thread may be claimed from.
+            owner: Who holds the lease (process identity).
+            lease_seconds: Lease length; None for no expiry.
+            reclaim_expired: Also take a ``running`` thread whose lease expired.
 
         Returns:
             The thread, now ``running`` with ``run_id``.
@@ -206,10 +238,22 @@ class ThreadStore:
                 attempts += 1
                 cur = await conn.execute(
                     "update gw_threads set status = 'running', run_id = %s, error = null,"
+                    " lease_owner = %s,"
+                    " lease_expires_at = now() + make_interval(secs => %s::float8),"
                     " updated_at = now()"
-                    " where tenant_id = %s and thread_id = %s and status = any(%s)"
+                    " where tenant_id = %s and thread_id = %s and (status = any(%s)"
+                    "  or (%s and status = 'running'"
+                    "      and coalesce(lease_expires_at, '-infinity') < now()))"
                     " returning " + _COLUMNS,
-                    (run_id, tenant, thread_id, allowed),
+                    (
+                        run_id,
+                        owner,
+                        lease_seconds if lease_seconds is not None else 10 * 365 * 86400.0,
+                        tenant,
+                        thread_id,
+                        allowed,
+                        reclaim_expired,
+                    ),
                 )
                 row = await cur.fetchone()
                 if row is not None:
@@ -224,6 +268,27 @@ class ThreadStore:
                 # An allowed status here means the row changed between the two statements.
                 if current["status"] not in allowed or attempts >= _CLAIM_ATTEMPTS:
                     raise _claim_refused(thread_id, current, allowed)
+
+    async def renew_lease(
+        self,
+        tenant: str,
+        thread_id: str,
+        *,
+        run_id: str,
+        owner: str,
+        lease_seconds: float,
+    ) -> bool:
+        """Extend the lease of a running thread; False if ``owner`` no longer holds it."""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "update gw_threads"
+                " set lease_expires_at = now() + make_interval(secs => %s::float8)"
+                " where tenant_id = %s and thread_id = %s and status = 'running'"
+                " and run_id = %s and lease_owner = %s"
+                " returning thread_id",
+                (lease_seconds, tenant, thread_id, run_id, owner),
+            )
+            return await cur.fetchone() is not None
 
     async def list(
         self,

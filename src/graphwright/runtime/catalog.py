@@ -1,0 +1,145 @@
+"""Published workflows, compiled on demand and cached per (tenant, id, version).
+
+The cache holds compiled graphs only (pure functions of immutable versions);
+run state is never kept here.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph.state import CompiledStateGraph
+
+from graphwright.errors import NotFoundError, Problem, WorkflowValidationError
+from graphwright.graphs.compiler import CompiledWorkflow, compile_workflow
+from graphwright.graphs.pins import pin_subworkflows, subworkflow_refs
+from graphwright.graphs.spec import WorkflowSpec
+from graphwright.graphs.validate import check_workflow
+from graphwright.registry import Registry
+from graphwright.store.workflows import PublishedWorkflow, WorkflowStore
+
+__all__ = ["Catalog", "LoadedWorkflow"]
+
+MAX_SUBWORKFLOW_DEPTH = 16
+
+
+class LoadedWorkflow:
+    """A compiled workflow version with one LangGraph graph per checkpoint saver."""
+
+    def __init__(self, published: PublishedWorkflow, compiled: CompiledWorkflow) -> None:
+        self.published = published
+        self.compiled = compiled
+        self._graphs: dict[int, CompiledStateGraph[Any, Any, Any, Any]] = {}
+
+    @property
+    def version(self) -> int:
+        """The published version."""
+        return self.published.version
+
+    def graph(self, saver: BaseCheckpointSaver[Any]) -> CompiledStateGraph[Any, Any, Any, Any]:
+        """The graph bound to ``saver`` (compiled once per saver)."""
+        key = id(saver)
+        graph = self._graphs.get(key)
+        if graph is None:
+            graph = self._graphs[key] = self.compiled.graph(saver)
+        return graph
+
+
+class Catalog:
+    """Publishes, loads and compiles workflows for the engine."""
+
+    def __init__(self, store: WorkflowStore, registry: Registry, *, cache_size: int) -> None:
+        self.store = store
+        self.registry = registry
+        self._cache: OrderedDict[tuple[str, str, int], LoadedWorkflow] = OrderedDict()
+        self._cache_size = cache_size
+
+    async def _specs_for(
+        self, tenant: str, spec: WorkflowSpec, latest: dict[str, int] | None = None
+    ) -> dict[tuple[str, int | None], WorkflowSpec]:
+        """Fetch every subworkflow ``spec`` needs, recursively (bounded depth).
+
+        ``latest`` (if given) receives the version each unpinned reference resolved to.
+        """
+        found: dict[tuple[str, int | None], WorkflowSpec] = {}
+        frontier = subworkflow_refs(spec)
+        depth = 0
+        while frontier and depth < MAX_SUBWORKFLOW_DEPTH:
+            depth += 1
+            nxt: list[tuple[str, int | None]] = []
+            for ref in frontier:
+                if ref in found:
+                    continue
+                try:
+                    child = await self.store.get(tenant, ref[0], ref[1])
+                except NotFoundError:
+                    continue
+                found[ref] = child.spec
+                found[(ref[0], child.version)] = child.spec
+                if ref[1] is None and latest is not None:
+                    latest[ref[0]] = child.version
+                nxt.extend(subworkflow_refs(child.spec))
+            frontier = nxt
+        return found
+
+    async def check(self, tenant: str, document: Any) -> tuple[WorkflowSpec | None, list[Problem]]:
+        """Validate a document against the registry and the published workflows."""
+        spec, problems = check_workflow(document, registry=self.registry)
+        if spec is None:
+            return None, problems
+        specs = await self._specs_for(tenant, spec)
+        return check_workflow(spec, registry=self.registry, resolve=_resolver(specs))
+
+    async def publish(self, tenant: str, document: Any) -> PublishedWorkflow:
+        """Validate, pin subworkflow versions and store a new version (no-op if identical).
+
+        Raises:
+            WorkflowValidationError: listing every problem.
+        """
+        spec, problems = await self.check(tenant, document)
+        if spec is None:
+            raise WorkflowValidationError(problems)
+        latest: dict[str, int] = {}
+        await self._specs_for(tenant, spec, latest)
+        pinned = pin_subworkflows(spec, latest)
+        return await self.store.publish(tenant, pinned)
+
+    async def load(self, tenant: str, workflow_id: str, version: int | None) -> LoadedWorkflow:
+        """Return the compiled workflow version (latest when ``version`` is None).
+
+        Raises:
+            NotFoundError: ``workflow.not_found`` / ``workflow.version_not_found``.
+            WorkflowValidationError: when a stored version no longer compiles (for
+                example a function was removed from the registry).
+        """
+        if version is not None:
+            cached = self._cached(tenant, workflow_id, version)
+            if cached is not None:
+                return cached
+        published = await self.store.get(tenant, workflow_id, version)
+        cached = self._cached(tenant, workflow_id, published.version)
+        if cached is not None:
+            return cached
+        specs = await self._specs_for(tenant, published.spec)
+        compiled = compile_workflow(published.spec, registry=self.registry, resolve=_resolver(specs))
+        loaded = LoadedWorkflow(published, compiled)
+        self._cache[(tenant, workflow_id, published.version)] = loaded
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return loaded
+
+    def _cached(self, tenant: str, workflow_id: str, version: int) -> LoadedWorkflow | None:
+        key = (tenant, workflow_id, version)
+        loaded = self._cache.get(key)
+        if loaded is not None:
+            self._cache.move_to_end(key)
+        return loaded
+
+
+def _resolver(specs: dict[tuple[str, int | None], WorkflowSpec]) -> Any:
+    def resolve(workflow_id: str, version: int | None) -> WorkflowSpec | None:
+        return specs.get((workflow_id, version))
+
+    return resolve

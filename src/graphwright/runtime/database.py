@@ -1,0 +1,160 @@
+"""The database a graphwright process runs on: a configured server or an embedded one."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import warnings
+from pathlib import Path
+from types import ModuleType, TracebackType
+from typing import Self
+
+from graphwright.errors import ConfigurationError
+from graphwright.settings import Settings
+from graphwright.store.migrations import apply_migrations
+from graphwright.store.pool import Pool, open_pool
+
+__all__ = ["Database"]
+
+
+class Database:
+    """Owns the connection pool of one process and migrates the schema on open.
+
+    With ``settings.database_url`` set, it connects there. Without it, it starts
+    (or reuses) an embedded PostgreSQL from the ``pgserver`` package in
+    ``settings.data_dir / "pg"``; that server keeps running after the process
+    exits, so the next process starts at once and finds the same data.
+
+    Use it as an async context manager::
+
+        async with Database(settings) as db:
+            store = WorkflowStore(db.pool)
+    """
+
+    def __init__(self, settings: Settings, *, connect_timeout: float = 10.0) -> None:
+        """Prepare, without connecting.
+
+        Args:
+            settings: Source of the URL, data directory and pool sizes.
+            connect_timeout: Seconds to wait for the server when opening.
+        """
+        self._settings = settings
+        self._connect_timeout = connect_timeout
+        self._pool: Pool | None = None
+        self._url: str | None = None
+        self._applied: list[str] = []
+
+    @property
+    def pool(self) -> Pool:
+        """The open pool (autocommit connections with dict rows).
+
+        Raises:
+            RuntimeError: The database is not open.
+        """
+        if self._pool is None:
+            raise RuntimeError("Database is not open; use 'async with Database(settings)'")
+        return self._pool
+
+    @property
+    def url(self) -> str:
+        """The URL connected to (it may hold a password: display ``store.mask_url(url)``).
+
+        Raises:
+            RuntimeError: The database is not open.
+        """
+        if self._url is None:
+            raise RuntimeError("Database is not open; use 'async with Database(settings)'")
+        return self._url
+
+    @property
+    def embedded(self) -> bool:
+        """Whether this is the embedded server (no ``database_url`` configured)."""
+        return self._settings.database_url is None
+
+    @property
+    def applied_migrations(self) -> list[str]:
+        """Names of the migrations the last :meth:`open` applied."""
+        return list(self._applied)
+
+    async def open(self) -> None:
+        """Start the embedded server if needed, open the pool and apply migrations.
+
+        Raises:
+            ConfigurationError: ``db.unavailable`` when the server cannot be
+                reached or the embedded server cannot start; ``config.invalid``
+                when the pool sizes contradict each other;
+                ``db.migration_changed`` from :func:`apply_migrations`.
+        """
+        if self._pool is not None:
+            return
+        settings = self._settings
+        if settings.pool_min_size > settings.pool_max_size:
+            raise ConfigurationError(
+                f"GW_POOL_MIN_SIZE ({settings.pool_min_size}) is larger than "
+                f"GW_POOL_MAX_SIZE ({settings.pool_max_size})",
+                details={"pool_min_size": settings.pool_min_size},
+            )
+        url = settings.database_url or await _start_embedded(settings.data_dir / "pg")
+        pool = await open_pool(
+            url,
+            min_size=settings.pool_min_size,
+            max_size=settings.pool_max_size,
+            connect_timeout=self._connect_timeout,
+        )
+        try:
+            self._applied = await apply_migrations(pool)
+        except BaseException:
+            await pool.close()
+            raise
+        self._pool, self._url = pool, url
+
+    async def close(self) -> None:
+        """Close the pool; the embedded server, if any, keeps running."""
+        pool, self._pool, self._url = self._pool, None, None
+        if pool is not None:
+            await pool.close()
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+async def _start_embedded(pgdata: Path) -> str:
+    pgserver = _import_pgserver()
+    try:
+        pgdata.parent.mkdir(parents=True, exist_ok=True)
+        # pgserver runs initdb and pg_ctl and polls with sleeps: keep it off the loop.
+        server = await asyncio.to_thread(pgserver.get_server, pgdata, cleanup_mode=None)
+        uri: str = server.get_uri()
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise ConfigurationError(
+            f"the embedded PostgreSQL in {pgdata} did not start ({exc}); "
+            f"see {pgdata / 'log'}, or set GW_DATABASE_URL",
+            code="db.unavailable",
+            details={"data_dir": str(pgdata)},
+        ) from exc
+    return uri
+
+
+def _import_pgserver() -> ModuleType:
+    try:
+        with warnings.catch_warnings():
+            # pgserver looks up a runtime directory at import; platformdirs warns
+            # when XDG_RUNTIME_DIR is unset (containers, services) and falls back.
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+            import pgserver
+    except ImportError as exc:
+        raise ConfigurationError(
+            "GW_DATABASE_URL is not set and the embedded PostgreSQL (package "
+            "'pgserver') is not installed",
+            code="db.unavailable",
+        ) from exc
+    return pgserver

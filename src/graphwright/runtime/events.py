@@ -1,0 +1,111 @@
+"""Translate LangGraph stream chunks (``tasks`` and ``custom`` modes) into run events."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from graphwright.errors import GraphwrightError
+from graphwright.runtime.results import PendingApproval, RunEvent
+
+__all__ = ["EventTranslator", "RunIdentity"]
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """What every event of one run carries."""
+
+    run_id: str
+    thread_id: str
+    workflow_id: str
+    workflow_version: int
+
+    def event(
+        self, type_: str, *, node: str | None = None, data: dict[str, Any] | None = None
+    ) -> RunEvent:
+        """Build an event of this run, stamped now."""
+        return RunEvent(
+            type=type_,
+            run_id=self.run_id,
+            thread_id=self.thread_id,
+            workflow_id=self.workflow_id,
+            workflow_version=self.workflow_version,
+            at=datetime.now(UTC),
+            node=node,
+            data=data or {},
+        )
+
+
+def _display(name: str) -> tuple[str, str | None]:
+    """Map internal node names to the document's: ``m__item`` -> ``(m, 'item')``."""
+    base, sep, role = name.partition("__")
+    return (base, role) if sep else (name, None)
+
+
+class EventTranslator:
+    """Stateful translation of one run's stream; tracks task start times."""
+
+    def __init__(self, identity: RunIdentity) -> None:
+        self.identity = identity
+        self._started: dict[str, float] = {}
+        self._approvals: set[str] = set()
+
+    def translate(self, namespace: tuple[str, ...], mode: str, chunk: Any) -> Iterator[RunEvent]:
+        """Yield the events for one ``(namespace, mode, chunk)`` of ``astream(subgraphs=True)``."""
+        path = [part.split(":", 1)[0] for part in namespace]
+        if mode == "custom":
+            data = chunk if isinstance(chunk, dict) else {"value": chunk}
+            yield self.identity.event("node.custom", node=path[-1] if path else None, data=data)
+            return
+        if mode != "tasks" or not isinstance(chunk, dict):
+            return
+        node, role = _display(str(chunk.get("name", "")))
+        if role == "gather":
+            return
+        task_id = str(chunk.get("id"))
+        data: dict[str, Any] = {"task_id": task_id}
+        if path:
+            data["subworkflow_path"] = path
+        if role == "item" and isinstance(chunk.get("input"), dict):
+            data["item_index"] = chunk["input"].get("index")
+        if "input" in chunk:
+            self._started[task_id] = time.monotonic()
+            if role == "item":
+                data["map"] = True
+            yield self.identity.event("node.started", node=node, data=data)
+            return
+        started = self._started.pop(task_id, None)
+        if started is not None:
+            data["duration_ms"] = round((time.monotonic() - started) * 1000, 3)
+        interrupts = chunk.get("interrupts") or []
+        error = chunk.get("error")
+        if error is not None:
+            data["error"] = _error_dict(error)
+            yield self.identity.event("node.failed", node=node, data=data)
+            return
+        if interrupts:
+            for item in interrupts:
+                interrupt_id = str(item.get("id")) if isinstance(item, dict) else ""
+                if interrupt_id in self._approvals:
+                    continue
+                self._approvals.add(interrupt_id)
+                value = item.get("value") if isinstance(item, dict) else None
+                approval = PendingApproval.from_interrupt(interrupt_id, value)
+                yield self.identity.event(
+                    "approval.requested", node=approval.node or node, data=approval.to_dict()
+                )
+            return
+        result = chunk.get("result")
+        data["changed"] = sorted(result) if isinstance(result, dict) else []
+        yield self.identity.event("node.finished", node=node, data=data)
+
+
+def _error_dict(error: Any) -> dict[str, Any]:
+    if isinstance(error, GraphwrightError):
+        return error.to_dict()
+    if isinstance(error, BaseException):
+        return {"code": "node.failed", "message": f"{type(error).__name__}: {error}"}
+    return {"code": "node.failed", "message": str(error)}
