@@ -138,15 +138,15 @@ class _Compiler:
 
     def compile(self, spec: WorkflowSpec) -> CompiledWorkflow:
         state = compile_state(spec)
-        builder: StateGraph[Any, Any, Any, Any] = StateGraph(
-            state.model, context_schema=RunContext
-        )
+        builder: StateGraph[Any, Any, Any, Any] = StateGraph(state.model, context_schema=RunContext)
         used: dict[tuple[str, int | None], CompiledWorkflow] = {}
         for name, node in spec.nodes.items():
             if isinstance(node, FunctionNodeSpec):
                 builder.add_node(
                     name,
-                    _function_node(name, node, FunctionCall(node, self.registry, state, in_map=False)),
+                    _function_node(
+                        name, node, FunctionCall(node, self.registry, state, in_map=False)
+                    ),
                     retry_policy=retry_policy(node.retry),
                     metadata={"gw_kind": "function"},
                 )
@@ -154,13 +154,17 @@ class _Compiler:
                 child = used[(node.workflow, node.version)] = self.child(node)
                 builder.add_node(
                     name,
-                    _subworkflow_node(name, node, SubworkflowCall(node, child, state, in_map=False)),
+                    _subworkflow_node(
+                        name, node, SubworkflowCall(node, child, state, in_map=False)
+                    ),
                     retry_policy=retry_policy(node.retry),
                     metadata={"gw_kind": "subworkflow"},
                 )
             elif isinstance(node, ApprovalNodeSpec):
                 builder.add_node(
-                    name, _approval_node(ApprovalGate(name, node, state, workflow_id=spec.id)), metadata={"gw_kind": "approval"}
+                    name,
+                    _approval_node(ApprovalGate(name, node, state, workflow_id=spec.id)),
+                    metadata={"gw_kind": "approval"},
                 )
             elif isinstance(node, MapNodeSpec):
                 self.add_map(builder, name, node, state, used)
@@ -194,7 +198,9 @@ class _Compiler:
             retry_policy=retry_policy(inner.retry),
             metadata={"gw_kind": "map_item", "gw_map": name},
         )
-        builder.add_node(gather_name(name), _noop, metadata={"gw_kind": "map_gather", "gw_map": name})
+        builder.add_node(
+            gather_name(name), _noop, metadata={"gw_kind": "map_gather", "gw_map": name}
+        )
         builder.add_conditional_edges(
             name, MapFanOut(name, node, state), [item_name(name), gather_name(name)]
         )
@@ -230,7 +236,9 @@ class _Router:
     """A conditional edge: the first case whose CEL condition is true wins."""
 
     def __init__(self, edge: EdgeSpec, state: CompiledState) -> None:
-        self.cases = [(compile_expression(c.when), _NAMES.get(c.to, c.to)) for c in edge.cases or []]
+        self.cases = [
+            (compile_expression(c.when), _NAMES.get(c.to, c.to)) for c in edge.cases or []
+        ]
         self.default = _NAMES.get(edge.default or "END", edge.default or END)
         self.state = state
 

@@ -9,7 +9,7 @@ from graphwright.expressions import ExpressionError, compile_expression
 from graphwright.graphs.pointers import pointer
 from graphwright.graphs.spec import WorkflowSpec
 
-__all__ = ["START", "END", "check_graph", "successors"]
+__all__ = ["END", "START", "check_graph", "successors"]
 
 START = "START"
 END = "END"

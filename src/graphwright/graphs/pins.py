@@ -51,9 +51,9 @@ def pin_subworkflows(spec: WorkflowSpec, latest: Mapping[str, int]) -> WorkflowS
         for name, node in nodes.items()
     }
     for name, node in nodes.items():
-        inner = node.node if isinstance(node, MapNodeSpec) else node
-        if isinstance(inner, SubworkflowNodeSpec) and inner.version is not None:
+        pinned_inner = node.node if isinstance(node, MapNodeSpec) else node
+        if isinstance(pinned_inner, SubworkflowNodeSpec) and pinned_inner.version is not None:
             target = data["nodes"][name]
             target = target["node"] if isinstance(node, MapNodeSpec) else target
-            target["version"] = inner.version
+            target["version"] = pinned_inner.version
     return WorkflowSpec.model_validate(data)

@@ -23,18 +23,24 @@ def loc_to_pointer(data: Any, loc: Sequence[str | int]) -> str:
     parts: list[str | int] = []
     current = data
     for item in loc:
-        if isinstance(current, dict) and isinstance(item, str) and item in current:
+        found, child = _child(current, item)
+        if found:
             parts.append(item)
-            current = current[item]
-        elif isinstance(current, list) and isinstance(item, int) and 0 <= item < len(current):
-            parts.append(item)
-            current = current[item]
+            current = child
         elif isinstance(current, dict) and isinstance(item, str) and _is_field_alias(item):
             # A missing key: point at where it belongs.
             parts.append(item)
             current = None
         # Anything else is a pydantic-internal tag: skip it.
     return pointer(*parts)
+
+
+def _child(current: Any, item: str | int) -> tuple[bool, Any]:
+    if isinstance(current, dict) and isinstance(item, str) and item in current:
+        return True, current[item]
+    if isinstance(current, list) and isinstance(item, int) and 0 <= item < len(current):
+        return True, current[item]
+    return False, None
 
 
 def _is_field_alias(item: str) -> bool:

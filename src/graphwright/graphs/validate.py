@@ -83,9 +83,10 @@ def check_workflow(
         parsed, problems = _parse(data)
         if problems:
             return None, problems
-        spec, problems = _structure(parsed)
-        if spec is None:
+        structured, problems = _structure(parsed)
+        if structured is None:
             return None, problems
+        spec = structured
     checker = _Checker(spec, registry=registry, resolve=resolve)
     checker.run()
     return (spec if not checker.problems else None), checker.problems
@@ -228,9 +229,9 @@ class _Checker:
             self.check_subworkflow_cycles()
 
     def check_state(self) -> None:
-        from graphwright.state.model import python_type
-
         from pydantic import TypeAdapter
+
+        from graphwright.state.model import python_type
 
         for name, field in self.spec.state.items():
             where = pointer("state", name)
@@ -343,9 +344,7 @@ class _Checker:
                 f"provide (available: {', '.join(sorted(available))})",
             )
 
-    def check_subworkflow(
-        self, node: SubworkflowNodeSpec, where: str, ctx: frozenset[str]
-    ) -> None:
+    def check_subworkflow(self, node: SubworkflowNodeSpec, where: str, ctx: frozenset[str]) -> None:
         base = where[1:].split("/")
         for key, source in node.inputs.items():
             self.check_expr(source, pointer(*base, "inputs", key), ctx)

@@ -34,7 +34,8 @@ class FunctionCall:
         self.state = state
         allowed = _MAP_VARIABLES if in_map else frozenset({"state", "input"})
         self.inputs: dict[str, CompiledExpression] = {
-            key: compile_expression(src, allowed=allowed) for key, src in (spec.inputs or {}).items()
+            key: compile_expression(src, allowed=allowed)
+            for key, src in (spec.inputs or {}).items()
         }
 
     async def call(
@@ -45,7 +46,7 @@ class FunctionCall:
         item: Any = None,
         index: int | None = None,
     ) -> Any:
-        """Build the arguments, call the function (sync ones in a worker thread), return its result."""
+        """Build the arguments and call the function (sync ones in a worker thread)."""
         offered: dict[str, Any] = {"state": state}
         if index is not None:
             offered["item"] = item

@@ -44,9 +44,7 @@ def retry_policy(spec: RetrySpec | None) -> RetryPolicy | None:
     )
 
 
-async def guard(
-    node: str, timeout: float | None, call: Callable[[], Awaitable[T]]
-) -> T:
+async def guard(node: str, seconds: float | None, call: Callable[[], Awaitable[T]]) -> T:
     """Run one node attempt with its timeout, turning failures into coded errors.
 
     Interrupts (``GraphBubbleUp``) pass through untouched. A graphwright error
@@ -54,17 +52,17 @@ async def guard(
     ``node.failed`` with its type and message; a timeout becomes ``node.timeout``.
     """
     try:
-        if timeout is None:
+        if seconds is None:
             return await call()
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(seconds):
             return await call()
     except GraphBubbleUp:
         raise
     except TimeoutError as exc:
         raise NodeExecutionError(
-            f"node '{node}' timed out after {timeout:g}s",
+            f"node '{node}' timed out after {seconds:g}s",
             code="node.timeout",
-            details={"node": node, "timeout": timeout},
+            details={"node": node, "timeout": seconds},
         ) from exc
     except GraphwrightError as exc:
         exc.details.setdefault("node", node)

@@ -123,7 +123,9 @@ class Catalog:
         if cached is not None:
             return cached
         specs = await self._specs_for(tenant, published.spec)
-        compiled = compile_workflow(published.spec, registry=self.registry, resolve=_resolver(specs))
+        compiled = compile_workflow(
+            published.spec, registry=self.registry, resolve=_resolver(specs)
+        )
         loaded = LoadedWorkflow(published, compiled)
         self._cache[(tenant, workflow_id, published.version)] = loaded
         while len(self._cache) > self._cache_size:

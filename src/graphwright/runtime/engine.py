@@ -37,8 +37,13 @@ from graphwright.runtime.catalog import Catalog, LoadedWorkflow
 from graphwright.runtime.database import Database
 from graphwright.runtime.events import EventTranslator, RunIdentity
 from graphwright.runtime.history import read_history, read_state
-from graphwright.runtime.results import CheckpointSummary, PendingApproval, RunEvent, RunResult
-from graphwright.runtime.results import ThreadState
+from graphwright.runtime.results import (
+    CheckpointSummary,
+    PendingApproval,
+    RunEvent,
+    RunResult,
+    ThreadState,
+)
 from graphwright.settings import Settings
 from graphwright.store.threads import ThreadRecord, ThreadStore
 from graphwright.store.workflows import PublishedWorkflow
@@ -99,8 +104,7 @@ class Engine:
         pool = self._database.pool
         serde = JsonPlusSerializer(allowed_msgpack_modules=None)  # strict: no arbitrary classes
         self._savers = [
-            AsyncPostgresSaver(pool, serde=serde)  # type: ignore[arg-type]
-            for _ in range(self.settings.checkpointers)
+            AsyncPostgresSaver(pool, serde=serde) for _ in range(self.settings.checkpointers)
         ]
         async with pool.connection() as conn:
             await conn.execute("select pg_advisory_lock(%s)", (_SETUP_LOCK,))
@@ -194,9 +198,7 @@ class Engine:
             RunStateError: the thread waits at an approval gate (use :meth:`resume`).
         """
         return await _last_result(
-            self.stream(
-                workflow_id, input, thread_id=thread_id, version=version, metadata=metadata
-            )
+            self.stream(workflow_id, input, thread_id=thread_id, version=version, metadata=metadata)
         )
 
     async def stream(
@@ -402,7 +404,7 @@ class Engine:
                     f"({loaded.compiled.spec.limits.max_steps}): {exc}",
                     "details": {"max_steps": loaded.compiled.spec.limits.max_steps},
                 }
-            except (GraphwrightError, Exception) as exc:  # a node failed: record it, coded
+            except Exception as exc:  # noqa: BLE001 - any node failure ends the run failed, coded
                 error = describe(exc)
             result = await self._finish(loaded, graph, identity, error)
             finished = True

@@ -51,14 +51,15 @@ class EventTranslator:
     def __init__(self, identity: RunIdentity) -> None:
         self.identity = identity
         self._started: dict[str, float] = {}
+        self._item_index: dict[str, Any] = {}
         self._approvals: set[str] = set()
 
     def translate(self, namespace: tuple[str, ...], mode: str, chunk: Any) -> Iterator[RunEvent]:
         """Yield the events for one ``(namespace, mode, chunk)`` of ``astream(subgraphs=True)``."""
         path = [part.split(":", 1)[0] for part in namespace]
         if mode == "custom":
-            data = chunk if isinstance(chunk, dict) else {"value": chunk}
-            yield self.identity.event("node.custom", node=path[-1] if path else None, data=data)
+            payload = chunk if isinstance(chunk, dict) else {"value": chunk}
+            yield self.identity.event("node.custom", node=path[-1] if path else None, data=payload)
             return
         if mode != "tasks" or not isinstance(chunk, dict):
             return
@@ -70,7 +71,9 @@ class EventTranslator:
         if path:
             data["subworkflow_path"] = path
         if role == "item" and isinstance(chunk.get("input"), dict):
-            data["item_index"] = chunk["input"].get("index")
+            self._item_index[task_id] = chunk["input"].get("index")
+        if task_id in self._item_index:
+            data["item_index"] = self._item_index[task_id]
         if "input" in chunk:
             self._started[task_id] = time.monotonic()
             if role == "item":
@@ -78,6 +81,7 @@ class EventTranslator:
             yield self.identity.event("node.started", node=node, data=data)
             return
         started = self._started.pop(task_id, None)
+        self._item_index.pop(task_id, None)
         if started is not None:
             data["duration_ms"] = round((time.monotonic() - started) * 1000, 3)
         interrupts = chunk.get("interrupts") or []

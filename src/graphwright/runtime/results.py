@@ -43,7 +43,7 @@ class PendingApproval:
     @classmethod
     def from_interrupt(cls, interrupt_id: str, value: Any) -> PendingApproval:
         """Build from a LangGraph interrupt raised by an approval node."""
-        data = value if isinstance(value, dict) else {"prompt": str(value)}
+        data: dict[str, Any] = value if isinstance(value, dict) else {"prompt": str(value)}
         return cls(
             id=interrupt_id,
             node=str(data.get("node", "")),

@@ -215,7 +215,7 @@ def compile_state(spec: WorkflowSpec) -> CompiledState:
             Field(default_factory=lambda d=default: _copy(d), description=field.description),
         )
     definitions[INPUT_CHANNEL] = (dict[str, Any], Field(default_factory=dict, exclude=True))
-    model = create_model(  # type: ignore[call-overload]
+    model = create_model(
         _model_name(spec.id),
         __config__=ConfigDict(extra="ignore", arbitrary_types_allowed=False),
         **definitions,

@@ -1,0 +1,387 @@
+"""The ``graphwright`` command line: validate, render, publish, run and inspect workflows."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markup import escape
+
+from graphwright.errors import ConfigurationError, GraphwrightError, Problem
+from graphwright.graphs.pins import subworkflow_refs
+from graphwright.graphs.render import render_json, render_mermaid
+from graphwright.graphs.spec import WorkflowSpec
+from graphwright.graphs.validate import check_workflow
+from graphwright.registry import Registry, load_registry_modules
+from graphwright.runtime.engine import Engine
+from graphwright.runtime.results import RunEvent, RunResult
+from graphwright.settings import Settings
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="graphwright",
+    help="JSON workflows compiled to LangGraph, run durably on PostgreSQL.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+T = TypeVar("T")
+
+RegistryOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--registry", "-r", help="Module or .py file with register(registry); repeatable."
+    ),
+]
+ThreadOpt = Annotated[str, typer.Option("--thread", "-t", help="Thread id.")]
+EXAMPLES_DIR = Path(__file__).parent / "examples"
+DEMO_INPUT = EXAMPLES_DIR / "inputs" / "asset-discovery.json"
+
+
+def main() -> None:
+    """Entry point of the ``graphwright`` script."""
+    app()
+
+
+# -- helpers -----------------------------------------------------------------------
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        name = "GW_" + str(first["loc"][0]).upper() if first["loc"] else "GW_*"
+        _fail(ConfigurationError(f"{name}: {first['msg']}"))
+
+
+def _registry(settings: Settings, extra: list[str] | None) -> Registry:
+    modules = list(settings.registry_modules) + [
+        m for m in extra or [] if m not in settings.registry_modules
+    ]
+    return load_registry_modules(modules)
+
+
+def _fail(exc: GraphwrightError, exit_code: int = 2) -> NoReturn:
+    err.print(f"[red]error:[/red] {escape(f'[{exc.code}] {exc.message}')}")
+    for problem in exc.details.get("problems", [])[:50]:
+        if isinstance(problem, dict):
+            err.print(f"  {problem.get('pointer') or '/'}: {problem.get('message')}", markup=False)
+    raise typer.Exit(exit_code)
+
+
+def _arun(factory: Callable[[], Awaitable[T]]) -> T:
+    try:
+        return asyncio.run(factory())  # type: ignore[arg-type]
+    except GraphwrightError as exc:
+        _fail(exc)
+
+
+def _load_json(text: str, what: str) -> Any:
+    if text.startswith("@"):
+        text = Path(text[1:]).read_text()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"{what} is not valid JSON: {exc}") from exc
+
+
+def _read_document(path: Path) -> Any:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def _sibling_specs(paths: list[Path]) -> dict[str, WorkflowSpec]:
+    """Valid documents next to the given files, by id: subworkflows resolve to them."""
+    found: dict[str, WorkflowSpec] = {}
+    for folder in {p.resolve().parent for p in paths}:
+        for candidate in sorted(folder.glob("*.json")):
+            try:
+                spec = WorkflowSpec.model_validate_json(candidate.read_text(encoding="utf-8"))
+            except (ValidationError, OSError, UnicodeDecodeError):
+                continue
+            found.setdefault(spec.id, spec)
+    return found
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+# -- document commands -------------------------------------------------------------------
+
+
+@app.command()
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="Workflow documents.")],
+    registry: RegistryOpt = None,
+) -> None:
+    """Validate documents: exit 0, or one line per problem (FILE:/pointer: [code] message)."""
+    reg = _registry(_settings(), registry)
+    specs = _sibling_specs(files)
+
+    def resolve(workflow_id: str, version: int | None) -> WorkflowSpec | None:
+        return specs.get(workflow_id)
+
+    bad = 0
+    for path in files:
+        problems: list[Problem]
+        _, problems = check_workflow(_read_document(path), registry=reg, resolve=resolve)
+        for problem in problems:
+            typer.echo(problem.render(str(path)))
+        bad += bool(problems)
+    if bad:
+        raise typer.Exit(1)
+    err.print(f"{len(files)} document(s) valid", markup=False)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the workflow document (for editors)."""
+    _print_json(WorkflowSpec.model_json_schema(by_alias=True))
+
+
+@app.command()
+def graph(
+    file: Annotated[Path, typer.Argument(help="Workflow document.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="mermaid or json.")] = "mermaid",
+) -> None:
+    """Print the workflow's graph as a Mermaid diagram (or JSON)."""
+    spec, problems = check_workflow(_read_document(file))
+    if spec is None:
+        for problem in problems:
+            typer.echo(problem.render(str(file)))
+        raise typer.Exit(1)
+    if fmt == "json":
+        _print_json(render_json(spec))
+    elif fmt == "mermaid":
+        typer.echo(render_mermaid(spec))
+    else:
+        raise typer.BadParameter("--format is mermaid or json")
+
+
+async def _publish_file(engine: Engine, path: Path) -> str:
+    """Publish a document and, first, the sibling documents it runs as subworkflows."""
+    specs = _sibling_specs([path])
+    raw = _read_document(path)
+    spec, problems = check_workflow(raw)
+    if spec is None:
+        from graphwright.errors import WorkflowValidationError
+
+        raise WorkflowValidationError(problems)
+    done: set[str] = set()
+
+    async def publish_children(current: WorkflowSpec, depth: int) -> None:
+        for child_id, _ in subworkflow_refs(current):
+            if child_id in done or child_id not in specs or depth > 16:
+                continue
+            done.add(child_id)
+            await publish_children(specs[child_id], depth + 1)
+            published = await engine.publish(specs[child_id])
+            _note_published(published.workflow_id, published.version, published.created)
+
+    await publish_children(spec, 0)
+    published = await engine.publish(raw)
+    _note_published(published.workflow_id, published.version, published.created)
+    return published.workflow_id
+
+
+def _note_published(workflow_id: str, version: int, created: bool) -> None:
+    state = "published" if created else "unchanged"
+    err.print(f"[dim]{workflow_id} v{version} {state}[/dim]")
+
+
+@app.command()
+def publish(
+    files: Annotated[list[Path], typer.Argument(help="Workflow documents.")],
+    registry: RegistryOpt = None,
+) -> None:
+    """Validate and publish documents as new versions (identical content is a no-op)."""
+    settings = _settings()
+    reg = _registry(settings, registry)
+
+    async def go() -> None:
+        async with Engine(settings, registry=reg) as engine:
+            for path in files:
+                await _publish_file(engine, path)
+
+    _arun(go)
+
+
+# -- run commands --------------------------------------------------------------------------
+
+
+def _show_event(event: RunEvent) -> None:
+    node = event.node or ""
+    data = event.data
+    label = f"{node}[{data['item_index']}]" if data.get("item_index") is not None else node
+    if data.get("subworkflow_path"):
+        label = "/".join([*data["subworkflow_path"], label])
+    if event.type == "run.started":
+        err.print(
+            f"[bold]run {event.run_id}[/bold] on thread {event.thread_id} "
+            f"({event.workflow_id} v{event.workflow_version})"
+        )
+    elif event.type == "node.started":
+        err.print(f"  [cyan]▶[/cyan] {label}", highlight=False)
+    elif event.type == "node.finished":
+        changed = ", ".join(data.get("changed", [])) or "nothing"
+        err.print(
+            f"  [green]✔[/green] {label}  {data.get('duration_ms', 0):.1f} ms  (wrote {changed})"
+        )
+    elif event.type == "node.failed":
+        error = data.get("error", {})
+        text = escape(f"[{error.get('code')}] {error.get('message')}")
+        err.print(f"  [red]✘[/red] {escape(label)}  {text}")
+    elif event.type == "approval.requested":
+        err.print(f"  [yellow]⏸[/yellow] {label}  waiting for approval")
+
+
+def _show_result(result: RunResult) -> int:
+    if result.status == "completed":
+        err.print(f"[green]completed[/green] thread {result.thread_id}")
+        _print_json(result.output)
+        return 0
+    if result.status == "interrupted":
+        err.print(f"[yellow]waiting for approval[/yellow] on thread {result.thread_id}")
+        for approval in result.approvals:
+            err.print(f"  approval {approval.id} at node '{approval.node}'", markup=False)
+            err.print(f"  prompt: {approval.prompt}", markup=False)
+            err.print(f"  decisions: {', '.join(approval.decisions)}", markup=False)
+            if approval.editable:
+                err.print(f"  editable: {', '.join(approval.editable)}", markup=False)
+        first = result.approvals[0].decisions[0] if result.approvals else "approve"
+        err.print(
+            f"  answer: graphwright resume --thread {result.thread_id} "
+            f'--decision \'{{"decision": "{first}"}}\'',
+            markup=False,
+        )
+        _print_json(
+            {"thread_id": result.thread_id, "approvals": [a.to_dict() for a in result.approvals]}
+        )
+        return 0
+    error = result.error or {}
+    detail = escape(f"[{error.get('code')}] {error.get('message')}")
+    err.print(f"[red]failed[/red] {detail}")
+    err.print(f"  retry after a fix: graphwright resume --thread {result.thread_id}", markup=False)
+    return 1
+
+
+async def _follow(events: AsyncIterator[RunEvent], quiet: bool = False) -> RunResult:
+    result: RunResult | None = None
+    async for event in events:
+        if not quiet:
+            _show_event(event)
+        if event.result is not None:
+            result = event.result
+    assert result is not None  # the engine always ends a stream with run.finished
+    return result
+
+
+@app.command()
+def run(
+    workflow: Annotated[str, typer.Argument(help="A document file, or a published workflow id.")],
+    input: Annotated[str, typer.Option("--input", "-i", help="JSON object or @file.")] = "{}",
+    thread: Annotated[str | None, typer.Option("--thread", "-t", help="Thread id.")] = None,
+    registry: RegistryOpt = None,
+) -> None:
+    """Run a workflow: live progress, then the output or the pending approval."""
+    settings = _settings()
+    reg = _registry(settings, registry)
+    data = _load_json(input, "--input")
+
+    async def go() -> int:
+        async with Engine(settings, registry=reg) as engine:
+            path = Path(workflow)
+            workflow_id = await _publish_file(engine, path) if path.suffix == ".json" else workflow
+            return _show_result(await _follow(engine.stream(workflow_id, data, thread_id=thread)))
+
+    raise typer.Exit(_arun(go))
+
+
+@app.command()
+def resume(
+    thread: ThreadOpt,
+    decision: Annotated[
+        str | None, typer.Option("--decision", "-d", help="Decision JSON (or @file).")
+    ] = None,
+    registry: RegistryOpt = None,
+) -> None:
+    """Answer a thread's approval gate, or continue a failed thread from its last checkpoint."""
+    settings = _settings()
+    reg = _registry(settings, registry)
+    answer = _load_json(decision, "--decision") if decision is not None else None
+
+    async def go() -> int:
+        async with Engine(settings, registry=reg) as engine:
+            return _show_result(await _follow(engine.stream_resume(thread, answer)))
+
+    raise typer.Exit(_arun(go))
+
+
+@app.command()
+def state(thread: ThreadOpt, registry: RegistryOpt = None) -> None:
+    """Print a thread's current state, next nodes and pending approvals."""
+    settings = _settings()
+    reg = _registry(settings, registry)
+
+    async def go() -> None:
+        async with Engine(settings, registry=reg) as engine:
+            _print_json((await engine.get_state(thread)).to_dict())
+
+    _arun(go)
+
+
+@app.command()
+def history(
+    thread: ThreadOpt,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 10,
+    before: Annotated[str | None, typer.Option(help="Checkpoint id to page before.")] = None,
+    registry: RegistryOpt = None,
+) -> None:
+    """Print a thread's checkpoints, newest first."""
+    settings = _settings()
+    reg = _registry(settings, registry)
+
+    async def go() -> None:
+        async with Engine(settings, registry=reg) as engine:
+            items = await engine.history(thread, limit=limit, before=before)
+            _print_json([item.to_dict() for item in items])
+
+    _arun(go)
+
+
+@app.command()
+def demo(
+    decision: Annotated[str, typer.Option(help="How the demo answers the approval.")] = "approve",
+) -> None:
+    """Run the asset-discovery example end to end: progress, approval gate, answer, finish."""
+    settings = _settings()
+    reg = _registry(settings, ["graphwright.examples"])
+    data = json.loads(DEMO_INPUT.read_text())
+
+    async def go() -> int:
+        async with Engine(settings, registry=reg) as engine:
+            workflow_id = await _publish_file(engine, EXAMPLES_DIR / "asset-discovery.json")
+            result = await _follow(engine.stream(workflow_id, data))
+            _show_result(result)
+            if result.status != "interrupted":
+                return 1
+            err.print(f"\n[bold]demo:[/bold] answering the approval with '{decision}'")
+            result = await _follow(engine.stream_resume(result.thread_id, {"decision": decision}))
+            code = _show_result(result)
+            err.print(f"\nstate:   graphwright state --thread {result.thread_id}", markup=False)
+            err.print(f"history: graphwright history --thread {result.thread_id}", markup=False)
+            return code
+
+    raise typer.Exit(_arun(go))
