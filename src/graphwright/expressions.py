@@ -64,7 +64,7 @@ class CompiledExpression:
         """
         try:
             return self.program.execute(dict(context))
-        except (ValueError, TypeError, KeyError, RuntimeError, OverflowError) as exc:
+        except (ValueError, TypeError, LookupError, RuntimeError, ArithmeticError) as exc:
             raise ExpressionError(
                 f"evaluating {self.source!r} failed: {exc}",
                 code="expr.evaluation",
@@ -113,7 +113,7 @@ def compile_expression(
             code="expr.syntax",
             details={"expression": source},
         ) from exc
-    bound = {name for m in _MACRO_BINDING.finditer(source) for name in m.groups() if name}
+    bound = _macro_bound(source)
     unknown = sorted(variables - bound - allowed)
     if unknown:
         raise ExpressionError(
@@ -129,6 +129,31 @@ def compile_expression(
         variables=frozenset(variables - bound),
         fields=_field_refs(source, roots),
     )
+
+
+def _macro_bound(source: str) -> set[str]:
+    """Names bound by macros, counted only if never used outside their macro's call."""
+    text = _STRING_LITERAL.sub(lambda m: " " * len(m.group(0)), source)
+    names: set[str] = set()
+    spans: list[tuple[int, int]] = []
+    for match in _MACRO_BINDING.finditer(text):
+        names.update(name for name in match.groups() if name)
+        start = text.index("(", match.start())
+        depth, end = 0, len(text)
+        for pos in range(start, len(text)):
+            if text[pos] == "(":
+                depth += 1
+            elif text[pos] == ")":
+                depth -= 1
+                if depth == 0:
+                    end = pos + 1
+                    break
+        spans.append((start, end))
+    outside = list(text)
+    for start, end in spans:
+        outside[start:end] = " " * (end - start)
+    rest = "".join(outside)
+    return {n for n in names if not re.search(rf"(?<![\w.]){re.escape(n)}(?!\w)", rest)}
 
 
 def _first_line(exc: BaseException) -> str:

@@ -36,7 +36,7 @@ from graphwright.nodes.map import MapFanOut, gather_name, item_name
 from graphwright.nodes.policies import guard, retry_policy
 from graphwright.nodes.subworkflow import SubworkflowCall
 from graphwright.registry import Registry
-from graphwright.state.model import INPUT_CHANNEL, CompiledState, compile_state
+from graphwright.state.model import INPUT_CHANNEL, CompiledState, compile_state, default_value
 
 __all__ = ["CompiledWorkflow", "compile_workflow"]
 
@@ -62,15 +62,20 @@ class CompiledWorkflow:
     def graph(
         self, checkpointer: BaseCheckpointSaver[Any] | None = None
     ) -> CompiledStateGraph[Any, Any, Any, Any]:
-        """Compile to a runnable LangGraph graph bound to ``checkpointer``."""
-        return self.builder.compile(checkpointer=checkpointer, name=self.spec.id)
+        """Compile to a runnable LangGraph graph bound to ``checkpointer``.
+
+        The workflow's ``limits.max_steps`` is the graph's recursion limit.
+        """
+        graph = self.builder.compile(checkpointer=checkpointer, name=self.spec.id)
+        return graph.with_config(recursion_limit=self.spec.limits.max_steps)
 
     def make_input(self, data: Mapping[str, Any], *, fresh: bool = True) -> dict[str, Any]:
         """Validate run input and shape it for LangGraph.
 
         Fields with a reducer are written with ``Overwrite`` so the input sets
         them rather than being appended/merged. With ``fresh`` (a new thread),
-        reducer fields with a declared default get it too.
+        every other field is set to its default, so the state is complete from
+        the first checkpoint.
 
         Raises:
             InvalidInputError: ``state.invalid_input`` listing every problem.
@@ -80,8 +85,8 @@ class CompiledWorkflow:
         for name, spec in self.state.fields.items():
             if name in values:
                 value = values[name]
-            elif fresh and spec.reducer != "replace" and spec.has_default:
-                value = spec.default
+            elif fresh:
+                value = default_value(spec)
             else:
                 continue
             out[name] = value if spec.reducer == "replace" else Overwrite(value)

@@ -172,7 +172,7 @@ def _problem_from_error(data: Any, err: Mapping[str, Any]) -> Problem:
             return Problem("node.missing_kind", where, "node needs a 'kind'")
         return Problem(
             "node.unknown_kind",
-            pointer(*(where.lstrip("/").split("/") if where else [])) + "/kind",
+            where if where.endswith("/kind") else where + "/kind",
             f"unknown node kind; known kinds: {', '.join(NODE_KINDS)}",
         )
     if kind == "string_pattern_mismatch":

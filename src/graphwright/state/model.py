@@ -19,7 +19,7 @@ from graphwright.errors import InvalidInputError
 from graphwright.graphs.spec import FieldSpec, WorkflowSpec
 from graphwright.state.reducers import REDUCERS
 
-__all__ = ["INPUT_CHANNEL", "CompiledState", "compile_state", "python_type"]
+__all__ = ["INPUT_CHANNEL", "CompiledState", "compile_state", "default_value", "python_type"]
 
 # Hidden field holding the run's input, so expressions can read `input.*`.
 INPUT_CHANNEL = "gw_input"
@@ -47,9 +47,10 @@ def python_type(field: FieldSpec, *, allow_null: bool | None = None) -> Any:
     return base | None if nullable and base is not Any else base
 
 
-def _empty_default(field: FieldSpec) -> Any:
+def default_value(field: FieldSpec) -> Any:
+    """A field's value before any node writes it: its default, else null / [] / {} / 0."""
     if field.has_default:
-        return field.default
+        return _copy(field.default)
     if field.reducer in ("append", "extend"):
         return []
     if field.reducer == "merge":
@@ -209,7 +210,7 @@ def compile_state(spec: WorkflowSpec) -> CompiledState:
             # Reducer channels need a concrete type: LangGraph starts them at `type()`
             # ([], {}, 0), so the first update goes through the reducer too.
             stored = Annotated[python_type(field, allow_null=False), reducer]
-        default = _empty_default(field)
+        default = default_value(field)
         definitions[name] = (
             stored,
             Field(default_factory=lambda d=default: _copy(d), description=field.description),
