@@ -5,11 +5,23 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from langgraph.checkpoint.memory import InMemorySaver
+
+from graphwright.graphs.compiler import compile_workflow
 from graphwright.graphs.spec import WorkflowSpec
 from graphwright.graphs.validate import WorkflowResolver
+from graphwright.nodes.context import RunContext
 from graphwright.registry import Registry
 
-__all__ = ["DROP", "apply", "demo_registry", "resolver", "valid_document", "workflow"]
+__all__ = [
+    "DROP",
+    "apply",
+    "demo_registry",
+    "resolver",
+    "run_workflow",
+    "valid_document",
+    "workflow",
+]
 
 _VALID: dict[str, Any] = {
     "dsl": "graphwright/v1",
@@ -111,10 +123,7 @@ def apply(doc: dict[str, Any], *changes: tuple[str, Any]) -> dict[str, Any]:
     return doc
 
 
-
-def workflow(
-    workflow_id: str, child: str | None = None, **node: Any
-) -> dict[str, Any]:
+def workflow(workflow_id: str, child: str | None = None, **node: Any) -> dict[str, Any]:
     """A one-node document: a subworkflow call of ``child``, or a no-op function."""
     step: dict[str, Any] = (
         {"kind": "subworkflow", "workflow": child, **node}
@@ -139,3 +148,21 @@ def resolver(documents: dict[str, dict[str, Any]]) -> WorkflowResolver:
         return specs.get(workflow_id)
 
     return resolve
+
+
+async def run_workflow(
+    doc: dict[str, Any],
+    registry: Registry,
+    data: dict[str, Any] | None = None,
+    *,
+    config: dict[str, Any] | None = None,
+    resolve: WorkflowResolver | None = None,
+) -> dict[str, Any]:
+    """Compile ``doc``, run it on a fresh in-memory thread and return the final state."""
+    compiled = compile_workflow(doc, registry=registry, resolve=resolve)
+    graph = compiled.graph(InMemorySaver())
+    run_config: Any = {"configurable": {"thread_id": "t1"}, **(config or {})}
+    result: dict[str, Any] = await graph.ainvoke(
+        compiled.make_input(data or {}), run_config, context=RunContext()
+    )
+    return result

@@ -7,7 +7,7 @@ node callables but touches no database. The checkpointer is passed to
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +32,7 @@ from graphwright.graphs.validate import WorkflowResolver, validate_workflow
 from graphwright.nodes.approval import ApprovalGate
 from graphwright.nodes.context import RunContext, expression_context
 from graphwright.nodes.function import FunctionCall
-from graphwright.nodes.map import MapFanOut, gather_name, item_name
+from graphwright.nodes.map import MapFanOut, MapLimiter, gather_name, item_name
 from graphwright.nodes.policies import guard, retry_policy
 from graphwright.nodes.subworkflow import SubworkflowCall
 from graphwright.registry import Registry
@@ -300,11 +300,10 @@ def _map_function_worker(
     name: str, node: MapNodeSpec, call: FunctionCall, state_model: CompiledState
 ) -> Any:
     inner = node.node
-    limit = node.max_concurrency
+    limiter = MapLimiter(node.max_concurrency) if node.max_concurrency else None
+    needs_state = "state" in call.entry.parameters or call.entry.accepts_any
 
-    async def map_item(payload: dict[str, Any], runtime: Runtime[RunContext]) -> dict[str, Any]:
-        context = {**payload}
-        needs_state = "state" in call.entry.parameters or call.entry.accepts_any
+    async def map_item(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         typed = (
             state_model.model.model_validate({**payload["state"], INPUT_CHANNEL: payload["input"]})
             if needs_state
@@ -313,17 +312,11 @@ def _map_function_worker(
 
         async def attempt() -> dict[str, Any]:
             result = await call.call(
-                state=typed, context=context, item=payload["item"], index=payload["index"]
+                state=typed, context=payload, item=payload["item"], index=payload["index"]
             )
             return call.to_update(name, result)
 
-        async def limited() -> dict[str, Any]:
-            if limit is None or runtime.context is None:
-                return await attempt()
-            async with runtime.context.limiter(name, limit):
-                return await attempt()
-
-        return await guard(name, inner.timeout, limited)
+        return await _limited(limiter, config, lambda: guard(name, inner.timeout, attempt))
 
     map_item.__name__ = item_name(name)
     return map_item
@@ -333,7 +326,7 @@ def _map_subworkflow_worker(
     name: str, node: MapNodeSpec, call: SubworkflowCall, state_model: CompiledState
 ) -> Any:
     inner = node.node
-    limit = node.max_concurrency
+    limiter = MapLimiter(node.max_concurrency) if node.max_concurrency else None
 
     async def map_item(
         payload: dict[str, Any], config: RunnableConfig, runtime: Runtime[RunContext]
@@ -342,13 +335,18 @@ def _map_subworkflow_worker(
             output = await call.call(context=payload, config=config, run_context=runtime.context)
             return call.to_update(name, output)
 
-        async def limited() -> dict[str, Any]:
-            if limit is None or runtime.context is None:
-                return await attempt()
-            async with runtime.context.limiter(name, limit):
-                return await attempt()
-
-        return await guard(name, inner.timeout, limited)
+        return await _limited(limiter, config, lambda: guard(name, inner.timeout, attempt))
 
     map_item.__name__ = item_name(name)
     return map_item
+
+
+async def _limited(
+    limiter: MapLimiter | None,
+    config: RunnableConfig,
+    run: Callable[[], Awaitable[dict[str, Any]]],
+) -> dict[str, Any]:
+    if limiter is None:
+        return await run()
+    async with limiter.for_task(config):
+        return await run()

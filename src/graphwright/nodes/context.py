@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
@@ -16,20 +15,15 @@ __all__ = ["RunContext", "expression_context"]
 
 @dataclass
 class RunContext:
-    """Objects that live for one invocation of a graph and are never checkpointed.
+    """LangGraph runtime context of one invocation; never checkpointed.
 
     Attributes:
-        limits: Concurrency limiters of map nodes, created on first use.
+        tenant: Tenant the run belongs to (empty outside the engine).
+        run_id: The run's id (empty outside the engine).
     """
 
-    limits: dict[str, asyncio.Semaphore] = field(default_factory=dict)
-
-    def limiter(self, key: str, size: int) -> asyncio.Semaphore:
-        """Return the semaphore for ``key`` (one per map node per run)."""
-        sem = self.limits.get(key)
-        if sem is None:
-            sem = self.limits[key] = asyncio.Semaphore(size)
-        return sem
+    tenant: str = ""
+    run_id: str = ""
 
 
 def expression_context(

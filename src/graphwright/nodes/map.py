@@ -9,8 +9,11 @@ target field's reducer in item order.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
+from weakref import WeakValueDictionary
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.types import Send
 
 from graphwright.errors import NodeExecutionError
@@ -19,7 +22,7 @@ from graphwright.graphs.spec import MapNodeSpec
 from graphwright.nodes.context import expression_context
 from graphwright.state.model import CompiledState
 
-__all__ = ["MapFanOut", "gather_name", "item_name"]
+__all__ = ["MapFanOut", "MapLimiter", "gather_name", "item_name"]
 
 
 def item_name(node: str) -> str:
@@ -59,3 +62,28 @@ class MapFanOut:
             )
             for i, x in enumerate(items)
         ]
+
+
+class MapLimiter:
+    """``max_concurrency`` of one map node, per map instance.
+
+    All items of one map run in one LangGraph step, as tasks of the same thread
+    and parent namespace; they share one semaphore. The semaphore lives only
+    while items hold it (weak values), so nothing outlives the step.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._live: WeakValueDictionary[tuple[str, str], asyncio.Semaphore] = WeakValueDictionary()
+
+    def for_task(self, config: RunnableConfig) -> asyncio.Semaphore:
+        """The semaphore shared by the items of the map instance running ``config``'s task."""
+        configurable = config.get("configurable", {})
+        namespace = str(configurable.get("checkpoint_ns", ""))
+        parent = namespace.rsplit("|", 1)[0] if "|" in namespace else ""
+        key = (str(configurable.get("thread_id", "")), parent)
+        semaphore = self._live.get(key)
+        if semaphore is None:
+            semaphore = asyncio.Semaphore(self.size)
+            self._live[key] = semaphore
+        return semaphore

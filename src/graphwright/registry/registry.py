@@ -83,7 +83,13 @@ class Registry:
         self._check_name(name)
         if not callable(func):
             raise RegistryError(f"'{name}' is not callable", code="registry.not_callable")
-        signature = inspect.signature(func)
+        try:
+            signature = inspect.signature(func)
+        except (TypeError, ValueError) as exc:
+            raise RegistryError(
+                f"'{name}': cannot read the function's signature ({exc})",
+                code="registry.bad_signature",
+            ) from exc
         params = signature.parameters.values()
         positional_only = [p.name for p in params if p.kind is p.POSITIONAL_ONLY]
         if positional_only:
@@ -189,10 +195,14 @@ def _import(item: str) -> Any:
                 raise ImportError(f"cannot load {path}")
             module = importlib.util.module_from_spec(spec)
             sys.modules[name] = module
-            spec.loader.exec_module(module)
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[name]  # a failed load must not be served from the cache
+                raise
             return module
         return importlib.import_module(item)
-    except (ImportError, OSError, SyntaxError) as exc:
+    except Exception as exc:  # the module's own code may raise anything: report it coded
         raise ConfigurationError(
             f"cannot import registry module '{item}': {exc}", code="config.registry_module"
         ) from exc

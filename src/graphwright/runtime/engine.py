@@ -10,7 +10,8 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import aclosing
 from types import TracebackType
 from typing import Any, Self
 
@@ -224,17 +225,23 @@ class Engine:
             loaded = await self.catalog.load(self.tenant, workflow_id, version)
         lg_input = loaded.compiled.make_input(input or {}, fresh=existing is None)
         if existing is None:
-            await self.threads.create(
-                self.tenant,
-                thread_id,
-                workflow_id=workflow_id,
-                workflow_version=loaded.version,
-                metadata=dict(metadata or {}),
-            )
+            try:
+                await self.threads.create(
+                    self.tenant,
+                    thread_id,
+                    workflow_id=workflow_id,
+                    workflow_version=loaded.version,
+                    metadata=dict(metadata or {}),
+                )
+            except WorkflowConflictError as exc:
+                if exc.code != "thread.exists":
+                    raise
+                # Another caller created it a moment ago: the claim below decides.
         run_id = str(uuid.uuid4())
         await self._claim(thread_id, run_id, ("idle", "completed"))
-        async for event in self._execute(loaded, thread_id, run_id, lg_input):
-            yield event
+        async with aclosing(self._execute(loaded, thread_id, run_id, lg_input)) as events:
+            async for event in events:
+                yield event
 
     async def resume(self, thread_id: str, decision: Any = None) -> RunResult:
         """Continue a thread: answer its approval gate(s), or retry after a failure.
@@ -258,7 +265,9 @@ class Engine:
         loaded = await self.catalog.load(self.tenant, thread.workflow_id, thread.workflow_version)
         lg_input: Any
         if thread.status == "interrupted":
-            pending = (await read_state(self._graph(loaded, thread_id), thread_id)).interrupts
+            pending = (
+                await read_state(self._graph(loaded, thread_id), self._key(thread_id))
+            ).interrupts
             lg_input = Command(resume=_resume_value(loaded.compiled, pending, decision))
             run_id = str(uuid.uuid4())
             await self._claim(thread_id, run_id, ("interrupted",))
@@ -277,8 +286,9 @@ class Engine:
                 f"thread '{thread_id}' is {thread.status}; there is nothing to resume",
                 details={"status": thread.status},
             )
-        async for event in self._execute(loaded, thread_id, run_id, lg_input):
-            yield event
+        async with aclosing(self._execute(loaded, thread_id, run_id, lg_input)) as events:
+            async for event in events:
+                yield event
 
     # -- state -------------------------------------------------------------------
 
@@ -290,7 +300,7 @@ class Engine:
         """
         thread = await self.threads.get(self.tenant, thread_id)
         loaded = await self.catalog.load(self.tenant, thread.workflow_id, thread.workflow_version)
-        snapshot = await read_state(self._graph(loaded, thread_id), thread_id)
+        snapshot = await read_state(self._graph(loaded, thread_id), self._key(thread_id))
         return ThreadState(
             thread_id=thread.thread_id,
             workflow_id=thread.workflow_id,
@@ -321,13 +331,17 @@ class Engine:
         loaded = await self.catalog.load(self.tenant, thread.workflow_id, thread.workflow_version)
         return await read_history(
             self._graph(loaded, thread_id),
-            thread_id,
+            self._key(thread_id),
             loaded.compiled,
             limit=max(1, min(limit, 1000)),
             before=before,
         )
 
     # -- internals ---------------------------------------------------------------
+
+    def _key(self, thread_id: str) -> str:
+        """The checkpointer's thread id: tenant-qualified, so tenants never share state."""
+        return f"{self.tenant}/{thread_id}"
 
     def _graph(self, loaded: LoadedWorkflow, thread_id: str) -> Any:
         saver = self._savers[hash(thread_id) % len(self._savers)]
@@ -373,30 +387,41 @@ class Engine:
 
     async def _execute(
         self, loaded: LoadedWorkflow, thread_id: str, run_id: str, lg_input: Any
-    ) -> AsyncIterator[RunEvent]:
+    ) -> AsyncGenerator[RunEvent, None]:
         identity = RunIdentity(run_id, thread_id, loaded.published.workflow_id, loaded.version)
         translator = EventTranslator(identity)
         graph = self._graph(loaded, thread_id)
         config: dict[str, Any] = {
-            "configurable": {"thread_id": thread_id, "run_id": run_id, "gw_tenant": self.tenant},
+            "configurable": {
+                "thread_id": self._key(thread_id),
+                "run_id": run_id,
+                "gw_tenant": self.tenant,
+            },
             "recursion_limit": loaded.compiled.spec.limits.max_steps,
         }
-        yield identity.event("run.started")
         error: dict[str, Any] | None = None
         finished = False
         lease = asyncio.create_task(self._keep_lease(thread_id, run_id))
         try:
+            # run.started is sent with the first task, i.e. once the run's input is
+            # checkpointed: a caller that stops listening after it can resume the run.
+            started = False
             try:
-                async for namespace, mode, chunk in graph.astream(
+                stream = graph.astream(
                     lg_input,
                     config,
-                    context=RunContext(),
+                    context=RunContext(tenant=self.tenant, run_id=run_id),
                     stream_mode=["tasks", "custom"],
                     subgraphs=True,
                     durability=self.settings.durability,
-                ):
-                    for event in translator.translate(namespace, mode, chunk):
-                        yield event
+                )
+                async with aclosing(stream):
+                    async for namespace, mode, chunk in stream:
+                        if not started:
+                            started = True
+                            yield identity.event("run.started")
+                        for event in translator.translate(namespace, mode, chunk):
+                            yield event
             except GraphRecursionError as exc:
                 error = {
                     "code": "run.step_limit",
@@ -406,6 +431,8 @@ class Engine:
                 }
             except Exception as exc:  # noqa: BLE001 - any node failure ends the run failed, coded
                 error = describe(exc)
+            if not started:
+                yield identity.event("run.started")
             result = await self._finish(loaded, graph, identity, error)
             finished = True
             event = identity.event("run.finished", data={"status": result.status})
@@ -415,15 +442,18 @@ class Engine:
             if not finished:
                 # The caller stopped listening (or was cancelled): record it so the
                 # thread can be resumed from its last checkpoint.
-                await asyncio.shield(
-                    self.threads.mark(
-                        self.tenant,
-                        thread_id,
-                        status="failed",
-                        error={"code": "run.cancelled", "message": "the run was abandoned"},
-                        owner=self._owner,
-                    )
-                )
+                await asyncio.shield(self._abandon(graph, thread_id))
+
+    async def _abandon(self, graph: Any, thread_id: str) -> None:
+        """Mark an abandoned run: failed (resumable) if it checkpointed, else idle."""
+        snapshot = await read_state(graph, self._key(thread_id))
+        await self.threads.mark(
+            self.tenant,
+            thread_id,
+            status="failed" if snapshot.checkpoint_id else "idle",
+            error={"code": "run.cancelled", "message": "the run was abandoned"},
+            owner=self._owner,
+        )
 
     async def _finish(
         self,
@@ -432,7 +462,7 @@ class Engine:
         identity: RunIdentity,
         error: dict[str, Any] | None,
     ) -> RunResult:
-        snapshot = await read_state(graph, identity.thread_id)
+        snapshot = await read_state(graph, self._key(identity.thread_id))
         values = loaded.compiled.state.dump(snapshot.values)
         approvals = tuple(
             PendingApproval.from_interrupt(i.id, i.value) for i in snapshot.interrupts

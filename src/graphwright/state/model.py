@@ -13,7 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+)
 
 from graphwright.errors import InvalidInputError
 from graphwright.graphs.spec import FieldSpec, WorkflowSpec
@@ -37,7 +45,7 @@ _SCALARS: dict[str, Any] = {
 def python_type(field: FieldSpec, *, allow_null: bool | None = None) -> Any:
     """Return the Python annotation of a field (without its reducer)."""
     if field.enum is not None:
-        base: Any = Literal[tuple(field.enum)]
+        base: Any = Annotated[Literal[tuple(field.enum)], BeforeValidator(_enum_guard(field.enum))]
     elif field.type == "array":
         item = python_type(field.items) if field.items is not None else Any
         base = list[item]  # type: ignore[valid-type]
@@ -45,6 +53,18 @@ def python_type(field: FieldSpec, *, allow_null: bool | None = None) -> Any:
         base = _SCALARS[field.type]
     nullable = field.nullable if allow_null is None else allow_null
     return base | None if nullable and base is not Any else base
+
+
+def _enum_guard(values: list[Any]) -> Any:
+    """Refuse booleans for non-boolean enums (Python treats True as 1)."""
+    allows_bool = any(isinstance(v, bool) for v in values)
+
+    def guard(value: Any) -> Any:
+        if isinstance(value, bool) and not allows_bool:
+            raise ValueError(f"expected one of {values!r}")
+        return value
+
+    return guard
 
 
 def default_value(field: FieldSpec) -> Any:
@@ -112,7 +132,7 @@ class CompiledState:
                     {"pointer": f"/{key}", "message": f"not an input field (input: {allowed})"}
                 )
                 continue
-            out[key] = self._check(self._value_adapters[key], key, value, problems)
+            out[key] = self._check(self._value_adapters[key], key, value, problems, strict=True)
         for name in self.input_fields:
             spec = self.fields[name]
             if name not in data and not spec.has_default and not spec.nullable:
@@ -164,7 +184,7 @@ class CompiledState:
             InvalidInputError: ``state.invalid_input``.
         """
         problems: list[dict[str, str]] = []
-        result = self._check(self._value_adapters[name], name, value, problems)
+        result = self._check(self._value_adapters[name], name, value, problems, strict=True)
         if problems:
             raise InvalidInputError(
                 f"invalid value for '{name}': {problems[0]['message']}",
@@ -174,10 +194,15 @@ class CompiledState:
 
     @staticmethod
     def _check(
-        adapter: TypeAdapter[Any], key: str, value: Any, problems: list[dict[str, str]]
+        adapter: TypeAdapter[Any],
+        key: str,
+        value: Any,
+        problems: list[dict[str, str]],
+        *,
+        strict: bool = False,
     ) -> Any:
         try:
-            return adapter.validate_python(value)
+            return adapter.validate_python(value, strict=strict)
         except ValidationError as exc:
             for err in exc.errors(include_url=False):
                 loc = "/".join(str(p) for p in err["loc"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -156,7 +157,12 @@ async def test_retry_only_on_listed_codes(open_engine: OpenEngine) -> None:
     engine = await open_engine(flaky.registry())
     await engine.publish(
         chain_doc(
-            retry={"max_attempts": 3, "initial_interval": 0, "jitter": False, "on": ["node.timeout"]}
+            retry={
+                "max_attempts": 3,
+                "initial_interval": 0,
+                "jitter": False,
+                "on": ["node.timeout"],
+            }
         )
     )
 
@@ -164,3 +170,83 @@ async def test_retry_only_on_listed_codes(open_engine: OpenEngine) -> None:
 
     assert result.status == "failed"
     assert flaky.calls["second"] == 1
+
+
+CHILD_DOC: dict[str, Any] = {**chain_doc(), "id": "child-chain"}
+
+PARENT_DOC: dict[str, Any] = {
+    "dsl": "graphwright/v1",
+    "id": "parent-chain",
+    "state": {
+        "trail": {"type": "array", "items": {"type": "string"}, "reducer": "append"},
+        "child_trail": {"type": "array", "items": {"type": "string"}, "nullable": True},
+    },
+    "nodes": {
+        "prepare": {"kind": "function", "ref": "f.prepare", "writes": "trail"},
+        "sub": {
+            "kind": "subworkflow",
+            "workflow": "child-chain",
+            "outputs": {"child_trail": "trail"},
+        },
+    },
+    "edges": [
+        {"from": "START", "to": "prepare"},
+        {"from": "prepare", "to": "sub"},
+        {"from": "sub", "to": "END"},
+    ],
+}
+
+
+async def test_resume_after_failure_inside_subworkflow(open_engine: OpenEngine) -> None:
+    """A failing child fails the parent; resume re-runs no finished node of parent or child."""
+    flaky = Flaky(failures=1)
+    registry = flaky.registry()
+
+    async def prepare() -> str:
+        flaky.calls["prepare"] += 1
+        return "prepare"
+
+    registry.add_function("f.prepare", prepare)
+    engine = await open_engine(registry)
+    await engine.publish(CHILD_DOC)
+    await engine.publish(PARENT_DOC)
+
+    failed = await engine.run("parent-chain")
+    resumed = await engine.resume(failed.thread_id)
+
+    assert failed.status == "failed"
+    assert failed.error is not None
+    assert failed.error["code"] == "crm.unavailable"
+    assert resumed.status == "completed"
+    assert resumed.values["child_trail"] == ["first", "second", "third"]
+    assert flaky.calls == Counter(prepare=1, first=1, second=2, third=1)
+
+
+async def test_node_timeout_fails_with_node_timeout(open_engine: OpenEngine) -> None:
+    """A node exceeding its timeout fails the run with node.timeout naming the node."""
+    registry = Registry()
+
+    async def stuck() -> str:
+        await asyncio.Event().wait()
+        return "never"
+
+    registry.add_function("f.stuck", stuck)
+    engine = await open_engine(registry)
+    await engine.publish(
+        {
+            "dsl": "graphwright/v1",
+            "id": "stuck",
+            "state": {"out": {"type": "string", "nullable": True}},
+            "nodes": {
+                "wait": {"kind": "function", "ref": "f.stuck", "writes": "out", "timeout": 0.05}
+            },
+            "edges": [{"from": "START", "to": "wait"}, {"from": "wait", "to": "END"}],
+        }
+    )
+
+    result = await engine.run("stuck")
+
+    assert result.status == "failed"
+    assert result.error is not None
+    assert result.error["code"] == "node.timeout"
+    assert result.error["details"]["node"] == "wait"

@@ -28,6 +28,8 @@ _FUZZ = settings(
 def fuzz(max_examples: int) -> settings:
     """Fuzz settings: no deadline, no example database, ``max_examples`` runs."""
     return settings(_FUZZ, max_examples=max_examples)
+
+
 REGISTRY = demo_registry()
 RESOLVE = resolver({"demo": valid_document(), "child": workflow("child")})
 
@@ -37,8 +39,9 @@ json_values = st.recursive(
     | st.integers()
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=5)
-    | st.dictionaries(st.text(max_size=10), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5)
+    ),
     max_leaves=25,
 )
 
@@ -56,20 +59,29 @@ NODE_SPECS: list[Any] = [
     {"kind": "function", "ref": "demo.noop"},
     {"kind": "function", "ref": "demo.write"},
     {"kind": "subworkflow", "workflow": "demo"},
-    {"kind": "subworkflow", "workflow": "child", "inputs": {"x": "state.topic"}, "outputs": {"draft": "x"}},
+    {
+        "kind": "subworkflow",
+        "workflow": "child",
+        "inputs": {"x": "state.topic"},
+        "outputs": {"draft": "x"},
+    },
     {"kind": "subworkflow", "workflow": "nowhere", "version": 2},
     {"kind": "approval", "prompt": "ok?", "writes": "review"},
-    {"kind": "map", "over": "state.items", "node": {"kind": "subworkflow", "workflow": "child", "writes": "results"}},
+    {
+        "kind": "map",
+        "over": "state.items",
+        "node": {"kind": "subworkflow", "workflow": "child", "writes": "results"},
+    },
     {"kind": "map", "over": "state.items", "node": {"kind": "function", "ref": "demo.double"}},
     {"kind": "crew"},
-]  # fmt: skip
+]
 FIELD_SPECS: list[Any] = [
     {"type": "integer", "reducer": "add", "default": 1},
     {"type": "number", "enum": [1, 2.5], "default": 3},
     {"type": "array", "items": {"type": "array", "items": {"type": "object"}}},
     {"type": "object", "reducer": "merge", "nullable": True},
     {"type": "string", "items": {"type": "string"}},
-]  # fmt: skip
+]
 
 cel_text = st.lists(st.sampled_from(CEL_TOKENS), max_size=12).map("".join) | st.text(max_size=30)
 interesting = st.one_of(
@@ -116,7 +128,9 @@ def mutated_documents(draw: st.DrawFn) -> dict[str, Any]:
         elif action == "rename" and isinstance(parent, dict):
             parent[draw(st.sampled_from(NAMES) | st.text(max_size=8))] = parent.pop(key)
         elif action == "add" and isinstance(parent, dict):
-            parent[draw(st.sampled_from(NAMES) | st.text(max_size=8))] = copy.deepcopy(draw(interesting))
+            parent[draw(st.sampled_from(NAMES) | st.text(max_size=8))] = copy.deepcopy(
+                draw(interesting)
+            )
         elif action == "add" and isinstance(parent, list):
             parent.append(copy.deepcopy(draw(interesting)))
     return doc
@@ -135,13 +149,17 @@ def assert_well_formed(result: tuple[WorkflowSpec | None, list[Problem]]) -> Non
 
 def assert_validate_raises_only_validation_errors(data: Any) -> None:
     """validate_workflow returns a spec or raises WorkflowValidationError, nothing else."""
+    error: WorkflowValidationError | None = None
+    spec: WorkflowSpec | None = None
     try:
         spec = validate_workflow(data, registry=REGISTRY, resolve=RESOLVE)
     except WorkflowValidationError as exc:
-        assert exc.problems
-        assert exc.code == "workflow.invalid"
-    else:
+        error = exc
+    if error is None:
         assert isinstance(spec, WorkflowSpec)
+    else:
+        assert error.problems
+        assert error.code == "workflow.invalid"
 
 
 @fuzz(300)
@@ -172,16 +190,24 @@ def test_mutated_document_never_raises(doc: dict[str, Any]) -> None:
     assert doc == original, "check_workflow must not modify its input"
 
 
+CEL_POSITIONS = [
+    "/edges/3/cases/0/when",
+    "/nodes/score/over",
+    "/nodes/write/inputs/topic",
+    "/nodes/approve/prompt",
+    "/nodes/approve/show/extra",
+]
+
+
 @fuzz(300)
-@given(cel_text, st.sampled_from(["/edges/3/cases/0/when", "/nodes/score/over",
-       "/nodes/write/inputs/topic", "/nodes/approve/prompt"]))  # fmt: skip
+@given(cel_text, st.sampled_from(CEL_POSITIONS))
 def test_random_cel_never_raises(source: str, where: str) -> None:
     """Random text in any CEL position yields a spec or expression problems at that place."""
     doc = valid_document()
     *parent_path, key = where.lstrip("/").split("/")
     parent: Any = doc
     for part in parent_path:
-        parent = parent[int(part)] if isinstance(parent, list) else parent[part]
+        parent = parent[int(part)] if isinstance(parent, list) else parent.setdefault(part, {})
     parent[key] = source
     spec, problems = check_workflow(doc, registry=REGISTRY, resolve=RESOLVE)
     assert_well_formed((spec, problems))

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Run every benchmark with its defaults. Extra arguments go to both scripts
+# (for example: bench/run_all.sh --database-url postgresql://user@host:5432/postgres).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-.venv/bin/python}
+echo "== bench_overhead =="
+"$PY" bench/bench_overhead.py "$@"
+echo
+echo "== bench_compile =="
+"$PY" bench/bench_compile.py "$@"
