@@ -7,6 +7,7 @@ node callables but touches no database. The checkpointer is passed to
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,7 @@ from graphwright.nodes.context import RunContext, expression_context
 from graphwright.nodes.function import FunctionCall
 from graphwright.nodes.map import MapFanOut, MapLimiter, gather_name, item_name
 from graphwright.nodes.policies import guard, retry_policy
+from graphwright.nodes.runners import ApprovalNode, FunctionNode, MapFunctionItem, Noop
 from graphwright.nodes.subworkflow import SubworkflowCall
 from graphwright.registry import Registry
 from graphwright.state.model import INPUT_CHANNEL, CompiledState, compile_state, default_value
@@ -85,13 +87,20 @@ class CompiledWorkflow:
         for name, spec in self.state.fields.items():
             if name in values:
                 value = values[name]
-            elif fresh:
+            elif fresh and spec.reducer != "replace" and spec.has_default:
+                # Reducer channels start empty ([], {}, 0): seed a declared default.
                 value = default_value(spec)
             else:
-                continue
+                continue  # unset fields read as their default (state model, dump)
             out[name] = value if spec.reducer == "replace" else Overwrite(value)
-        out[INPUT_CHANNEL] = values
+        if self.reads_input:
+            out[INPUT_CHANNEL] = values
         return out
+
+    @property
+    def reads_input(self) -> bool:
+        """Whether any expression of the document reads ``input.*``."""
+        return _reads_input(self.spec)
 
     def output(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Select the workflow's output fields from a state mapping."""
@@ -116,6 +125,28 @@ def compile_workflow(
     """
     checked = validate_workflow(spec, registry=registry, resolve=resolve)
     return _Compiler(registry, resolve, {}).compile(checked)
+
+
+_INPUT_WORD = re.compile(r"(?<![\w.])input(?!\w)")
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+
+
+def _reads_input(spec: WorkflowSpec) -> bool:
+    sources: list[str] = []
+    for node in spec.nodes.values():
+        inner = node.node if isinstance(node, MapNodeSpec) else node
+        if isinstance(node, MapNodeSpec):
+            sources.append(node.over)
+        if isinstance(inner, FunctionNodeSpec):
+            sources.extend((inner.inputs or {}).values())
+        elif isinstance(inner, SubworkflowNodeSpec):
+            sources.extend(inner.inputs.values())
+        elif isinstance(inner, ApprovalNodeSpec):
+            sources.append(inner.prompt)
+            sources.extend(inner.show.values())
+    for edge in spec.edges:
+        sources.extend(case.when for case in edge.cases or [])
+    return any(_INPUT_WORD.search(_QUOTED.sub("''", text)) for text in sources)
 
 
 class _Compiler:
@@ -149,8 +180,8 @@ class _Compiler:
             if isinstance(node, FunctionNodeSpec):
                 builder.add_node(
                     name,
-                    _function_node(
-                        name, node, FunctionCall(node, self.registry, state, in_map=False)
+                    FunctionNode(
+                        name, FunctionCall(node, self.registry, state, in_map=False), node.timeout
                     ),
                     retry_policy=retry_policy(node.retry),
                     metadata={"gw_kind": "function"},
@@ -168,7 +199,7 @@ class _Compiler:
             elif isinstance(node, ApprovalNodeSpec):
                 builder.add_node(
                     name,
-                    _approval_node(ApprovalGate(name, node, state, workflow_id=spec.id)),
+                    ApprovalNode(ApprovalGate(name, node, state, workflow_id=spec.id)),
                     metadata={"gw_kind": "approval"},
                 )
             elif isinstance(node, MapNodeSpec):
@@ -188,15 +219,19 @@ class _Compiler:
         inner = node.node
         worker: Any
         if isinstance(inner, FunctionNodeSpec):
-            worker = _map_function_worker(
-                name, node, FunctionCall(inner, self.registry, state, in_map=True), state
+            worker = MapFunctionItem(
+                name,
+                FunctionCall(inner, self.registry, state, in_map=True),
+                state,
+                timeout=inner.timeout,
+                limiter=MapLimiter(node.max_concurrency) if node.max_concurrency else None,
             )
         else:
             child = used[(inner.workflow, inner.version)] = self.child(inner)
             worker = _map_subworkflow_worker(
                 name, node, SubworkflowCall(inner, child, state, in_map=True), state
             )
-        builder.add_node(name, _noop, metadata={"gw_kind": "map"})
+        builder.add_node(name, Noop(name), metadata={"gw_kind": "map"})
         builder.add_node(
             item_name(name),
             worker,
@@ -204,7 +239,9 @@ class _Compiler:
             metadata={"gw_kind": "map_item", "gw_map": name},
         )
         builder.add_node(
-            gather_name(name), _noop, metadata={"gw_kind": "map_gather", "gw_map": name}
+            gather_name(name),
+            Noop(gather_name(name)),
+            metadata={"gw_kind": "map_gather", "gw_map": name},
         )
         builder.add_conditional_edges(
             name, MapFanOut(name, node, state), [item_name(name), gather_name(name)]
@@ -255,23 +292,6 @@ class _Router:
         return self.default
 
 
-def _noop(state: Any) -> None:
-    return None
-
-
-def _function_node(name: str, spec: FunctionNodeSpec, call: FunctionCall) -> Any:
-    async def function_node(state: Any) -> dict[str, Any]:
-        context = expression_context(state, call.state.fields)
-
-        async def attempt() -> dict[str, Any]:
-            return call.to_update(name, await call.call(state=state, context=context))
-
-        return await guard(name, spec.timeout, attempt)
-
-    function_node.__name__ = name
-    return function_node
-
-
 def _subworkflow_node(name: str, spec: SubworkflowNodeSpec, call: SubworkflowCall) -> Any:
     async def subworkflow_node(
         state: Any, config: RunnableConfig, runtime: Runtime[RunContext]
@@ -286,40 +306,6 @@ def _subworkflow_node(name: str, spec: SubworkflowNodeSpec, call: SubworkflowCal
 
     subworkflow_node.__name__ = name
     return subworkflow_node
-
-
-def _approval_node(gate: ApprovalGate) -> Any:
-    def approval_node(state: Any) -> dict[str, Any]:
-        return gate.run(expression_context(state, gate.state.fields))
-
-    approval_node.__name__ = gate.name
-    return approval_node
-
-
-def _map_function_worker(
-    name: str, node: MapNodeSpec, call: FunctionCall, state_model: CompiledState
-) -> Any:
-    inner = node.node
-    limiter = MapLimiter(node.max_concurrency) if node.max_concurrency else None
-    needs_state = "state" in call.entry.parameters or call.entry.accepts_any
-
-    async def map_item(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        typed = (
-            state_model.model.model_validate({**payload["state"], INPUT_CHANNEL: payload["input"]})
-            if needs_state
-            else None
-        )
-
-        async def attempt() -> dict[str, Any]:
-            result = await call.call(
-                state=typed, context=payload, item=payload["item"], index=payload["index"]
-            )
-            return call.to_update(name, result)
-
-        return await _limited(limiter, config, lambda: guard(name, inner.timeout, attempt))
-
-    map_item.__name__ = item_name(name)
-    return map_item
 
 
 def _map_subworkflow_worker(

@@ -43,7 +43,11 @@ class LoadedWorkflow:
         key = id(saver)
         graph = self._graphs.get(key)
         if graph is None:
-            graph = self._graphs[key] = self.compiled.graph(saver)
+            # Compile once; each saver gets a cheap copy bound to it.
+            base = self._graphs.get(0)
+            if base is None:
+                base = self._graphs[0] = self.compiled.graph(None)
+            graph = self._graphs[key] = base.copy(update={"checkpointer": saver})
         return graph
 
 
@@ -114,10 +118,11 @@ class Catalog:
             WorkflowValidationError: when a stored version no longer compiles (for
                 example a function was removed from the registry).
         """
-        if version is not None:
-            cached = self._cached(tenant, workflow_id, version)
-            if cached is not None:
-                return cached
+        if version is None:
+            version = await self.store.latest_version(tenant, workflow_id)
+        cached = self._cached(tenant, workflow_id, version)
+        if cached is not None:
+            return cached
         published = await self.store.get(tenant, workflow_id, version)
         cached = self._cached(tenant, workflow_id, published.version)
         if cached is not None:

@@ -212,8 +212,9 @@ class Engine:
         metadata: Mapping[str, Any] | None = None,
     ) -> AsyncIterator[RunEvent]:
         """Like :meth:`run`, yielding progress events; the last is ``run.finished``."""
+        generated = thread_id is None
         thread_id = thread_id or str(uuid.uuid4())
-        existing = await self._find_thread(thread_id)
+        existing = None if generated else await self._find_thread(thread_id)
         if existing is not None:
             if existing.workflow_id != workflow_id:
                 raise WorkflowConflictError(
@@ -224,6 +225,8 @@ class Engine:
         else:
             loaded = await self.catalog.load(self.tenant, workflow_id, version)
         lg_input = loaded.compiled.make_input(input or {}, fresh=existing is None)
+        run_id = str(uuid.uuid4())
+        claimed = False
         if existing is None:
             try:
                 await self.threads.create(
@@ -232,13 +235,17 @@ class Engine:
                     workflow_id=workflow_id,
                     workflow_version=loaded.version,
                     metadata=dict(metadata or {}),
+                    run_id=run_id,
+                    owner=self._owner,
+                    lease_seconds=self.settings.lease_seconds,
                 )
+                claimed = True
             except WorkflowConflictError as exc:
                 if exc.code != "thread.exists":
                     raise
                 # Another caller created it a moment ago: the claim below decides.
-        run_id = str(uuid.uuid4())
-        await self._claim(thread_id, run_id, ("idle", "completed"))
+        if not claimed:
+            await self._claim(thread_id, run_id, ("idle", "completed"))
         async with aclosing(self._execute(loaded, thread_id, run_id, lg_input)) as events:
             async for event in events:
                 yield event

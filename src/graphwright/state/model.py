@@ -212,9 +212,16 @@ class CompiledState:
             return value
 
     def dump(self, state: BaseModel | Mapping[str, Any]) -> dict[str, Any]:
-        """Return the document-visible fields of a state as plain data."""
-        get = state.get if isinstance(state, Mapping) else lambda k, d=None: getattr(state, k, d)
-        return {name: get(name, None) for name in self.fields}
+        """Return the document-visible fields of a state as plain data.
+
+        Fields no node or input has set yet read as their default.
+        """
+        if isinstance(state, Mapping):
+            return {
+                name: state[name] if name in state else default_value(spec)
+                for name, spec in self.fields.items()
+            }
+        return {name: getattr(state, name, None) for name in self.fields}
 
 
 def compile_state(spec: WorkflowSpec) -> CompiledState:

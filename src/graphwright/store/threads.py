@@ -82,10 +82,14 @@ class ThreadStore:
         workflow_id: str,
         workflow_version: int,
         metadata: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+        owner: str | None = None,
+        lease_seconds: float | None = None,
     ) -> ThreadRecord:
-        """Create an idle thread.
+        """Create an idle thread, or with ``run_id`` one already claimed by that run.
 
         The workflow version is not checked here; callers resolve it first.
+        Creating a claimed thread saves the separate claim of a new thread.
 
         Raises:
             WorkflowConflictError: ``thread.exists`` when the tenant already has
@@ -94,10 +98,24 @@ class ThreadStore:
         async with self._pool.connection() as conn:
             cur = await conn.execute(
                 "insert into gw_threads (tenant_id, thread_id, workflow_id, workflow_version,"
-                " metadata) values (%s, %s, %s, %s, %s)"
+                " metadata, status, run_id, lease_owner, lease_expires_at)"
+                " values (%s, %s, %s, %s, %s, %s, %s, %s,"
+                "  case when %s::text is null then null"
+                "  else now() + make_interval(secs => %s::float8) end)"
                 " on conflict (tenant_id, thread_id) do nothing"
                 " returning " + _COLUMNS,
-                (tenant, thread_id, workflow_id, workflow_version, Jsonb(dict(metadata or {}))),
+                (
+                    tenant,
+                    thread_id,
+                    workflow_id,
+                    workflow_version,
+                    Jsonb(dict(metadata or {})),
+                    "idle" if run_id is None else "running",
+                    run_id,
+                    owner,
+                    run_id,
+                    lease_seconds if lease_seconds is not None else 10 * 365 * 86400.0,
+                ),
             )
             row = await cur.fetchone()
         if row is None:

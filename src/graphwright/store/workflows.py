@@ -97,6 +97,23 @@ class WorkflowStore:
             raise RuntimeError("insert into gw_workflows returned no row")
         return _published(row, created=True)
 
+    async def latest_version(self, tenant: str, workflow_id: str) -> int:
+        """Return the newest version number of a workflow (a cheap read: no spec).
+
+        Raises:
+            NotFoundError: ``workflow.not_found``.
+        """
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "select max(version) as version from gw_workflows"
+                " where tenant_id = %s and workflow_id = %s",
+                (tenant, workflow_id),
+            )
+            row = await cur.fetchone()
+        if row is None or row["version"] is None:
+            raise _workflow_not_found(workflow_id)
+        return int(row["version"])
+
     async def get(
         self, tenant: str, workflow_id: str, version: int | None = None
     ) -> PublishedWorkflow:

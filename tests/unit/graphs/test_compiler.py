@@ -597,16 +597,29 @@ def test_make_input_rejects_bad_input() -> None:
     assert info.value.code == "state.invalid_input"
 
 
-def test_make_input_seeds_defaults_on_fresh_thread() -> None:
-    """A fresh thread gets every field's default; reducer fields are set with Overwrite."""
+def test_make_input_writes_input_and_reducer_defaults_only() -> None:
+    """make_input writes the given input and declared reducer defaults (with Overwrite), no more."""
     compiled = compile_workflow(map_document(2), registry=map_registry(Gauge()))
     data = compiled.make_input({"nums": [1]})
     assert data["nums"] == [1]
-    assert data["after"] is False
-    assert isinstance(data["out"], Overwrite)
-    assert data["out"].value == []
-    assert data["gw_input"] == {"nums": [1]}
-    assert set(compiled.make_input({"nums": [1]}, fresh=False)) == {"nums", "gw_input"}
+    assert "after" not in data
+    assert "gw_input" not in data  # no expression reads input.*
+    fresh_reducers = {k for k, v in data.items() if isinstance(v, Overwrite)}
+    declared = {
+        name
+        for name, field in compiled.state.fields.items()
+        if field.reducer != "replace" and field.has_default
+    }
+    assert fresh_reducers == declared - {"nums"} | ({"nums"} & fresh_reducers)
+    assert set(compiled.make_input({"nums": [1]}, fresh=False)) == {"nums"}
+
+
+def test_unset_fields_read_as_defaults() -> None:
+    """State fields nobody wrote come back as their default in dump()/output()."""
+    compiled = compile_workflow(map_document(2), registry=map_registry(Gauge()))
+    dumped = compiled.state.dump({"nums": [1]})
+    assert dumped["nums"] == [1]
+    assert dumped["after"] is False
 
 
 def test_output_selects_output_fields() -> None:

@@ -1,0 +1,98 @@
+"""LangGraph node callables for function, approval and map-item nodes.
+
+They are objects rather than closures, and their ``__call__`` parameters carry
+no annotations: LangGraph inspects every node's signature and scans closures
+for subgraphs when it compiles, and plain objects keep that cheap. (This
+module deliberately has no ``from __future__ import annotations``.)
+"""
+
+from typing import Any
+
+from graphwright.nodes.approval import ApprovalGate
+from graphwright.nodes.context import expression_context
+from graphwright.nodes.function import FunctionCall
+from graphwright.nodes.map import MapLimiter
+from graphwright.nodes.policies import guard
+from graphwright.state.model import INPUT_CHANNEL, CompiledState
+
+__all__ = ["ApprovalNode", "FunctionNode", "MapFunctionItem", "Noop"]
+
+
+class FunctionNode:
+    """A ``function`` node: call, validate the update."""
+
+    def __init__(self, name: str, call: FunctionCall, timeout: float | None) -> None:
+        self.name = name
+        self.call = call
+        self.timeout = timeout
+        self.__name__ = name
+
+    async def __call__(self, state):  # type: ignore[no-untyped-def]
+        call = self.call
+        context = expression_context(state, call.state.fields) if call.inputs else {}
+
+        async def attempt() -> dict[str, Any]:
+            return call.to_update(self.name, await call.call(state=state, context=context))
+
+        return await guard(self.name, self.timeout, attempt)
+
+
+class ApprovalNode:
+    """An ``approval`` node: interrupt until a valid decision arrives."""
+
+    def __init__(self, gate: ApprovalGate) -> None:
+        self.gate = gate
+        self.__name__ = gate.name
+
+    def __call__(self, state):  # type: ignore[no-untyped-def]
+        return self.gate.run(expression_context(state, self.gate.state.fields))
+
+
+class MapFunctionItem:
+    """One item of a ``map`` over a function, under the map's concurrency limit."""
+
+    def __init__(
+        self,
+        name: str,
+        call: FunctionCall,
+        state: CompiledState,
+        *,
+        timeout: float | None,
+        limiter: MapLimiter | None,
+    ) -> None:
+        self.name = name
+        self.call = call
+        self.state = state
+        self.timeout = timeout
+        self.limiter = limiter
+        self.needs_state = "state" in call.entry.parameters or call.entry.accepts_any
+        self.__name__ = f"{name}__item"
+
+    async def __call__(self, payload, config):  # type: ignore[no-untyped-def]
+        call = self.call
+        typed = (
+            self.state.model.model_validate({**payload["state"], INPUT_CHANNEL: payload["input"]})
+            if self.needs_state
+            else None
+        )
+
+        async def attempt() -> dict[str, Any]:
+            result = await call.call(
+                state=typed, context=payload, item=payload["item"], index=payload["index"]
+            )
+            return call.to_update(self.name, result)
+
+        if self.limiter is None:
+            return await guard(self.name, self.timeout, attempt)
+        async with self.limiter.for_task(config):
+            return await guard(self.name, self.timeout, attempt)
+
+
+class Noop:
+    """A node that changes nothing (map dispatch and gather points)."""
+
+    def __init__(self, name: str) -> None:
+        self.__name__ = name
+
+    def __call__(self, state):  # type: ignore[no-untyped-def]
+        return None
