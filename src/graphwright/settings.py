@@ -46,6 +46,30 @@ class Settings(BaseSettings):
         le=3600,
         description="A running thread's lease; renewed while it runs, reclaimable once expired.",
     )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL for live event fan-out between processes. Unset: in-process.",
+    )
+    host: str = Field(default="127.0.0.1", description="`graphwright serve` bind address.")
+    port: int = Field(default=8123, ge=1, le=65535, description="`graphwright serve` port.")
+    workers: int = Field(
+        default=4, ge=0, le=256, description="Concurrent runs per process (0: API only)."
+    )
+    run_max_attempts: int = Field(
+        default=3, ge=1, le=100, description="Claims of one run before it is dead-lettered."
+    )
+    run_timeout_seconds: float | None = Field(
+        default=None, gt=0, description="Wall-clock limit of one run (status 'timeout')."
+    )
+    drain_seconds: float = Field(
+        default=30.0, ge=0, le=3600, description="SIGTERM grace period for in-flight runs."
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Largest accepted request body."
+    )
+    heartbeat_seconds: float = Field(
+        default=10.0, gt=0, le=300, description="SSE heartbeat comment interval."
+    )
     durability: str = Field(default="sync", pattern=r"^(sync|async)$")
 
     @field_validator("registry_modules", mode="before")
@@ -54,6 +78,13 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis(cls, value: str | None) -> str | None:
+        if value is not None and value and not value.startswith(("redis://", "rediss://")):
+            raise ValueError("GW_REDIS_URL must start with redis:// or rediss://")
+        return value or None
 
     @field_validator("database_url")
     @classmethod

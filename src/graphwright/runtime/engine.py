@@ -7,6 +7,7 @@ the engine keeps nothing about a run in memory once the run's call returns.
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
 import socket
 import uuid
@@ -42,6 +43,7 @@ from graphwright.runtime.results import (
     CheckpointSummary,
     PendingApproval,
     RunEvent,
+    RunOptions,
     RunResult,
     ThreadState,
 )
@@ -344,6 +346,82 @@ class Engine:
             before=before,
         )
 
+    # -- service hooks -----------------------------------------------------------
+
+    def for_tenant(self, tenant: str) -> Engine:
+        """A view of this (open) engine acting for ``tenant``; shares pools and caches."""
+        if tenant == self.tenant:
+            return self
+        view = copy.copy(self)
+        view.tenant = tenant
+        return view
+
+    @property
+    def owner(self) -> str:
+        """This process's lease owner identity."""
+        return self._owner
+
+    async def execute_run(
+        self,
+        *,
+        thread_id: str,
+        run_id: str,
+        workflow_id: str,
+        version: int,
+        input: Mapping[str, Any] | None,
+        command: Mapping[str, Any] | None,
+        options: RunOptions,
+    ) -> AsyncGenerator[RunEvent, None]:
+        """Execute a queued run on an existing thread (used by workers).
+
+        The caller already holds the run (the run queue guarantees one running
+        run per thread), so the thread is taken over unconditionally.
+
+        Raises:
+            InvalidInputError: the input no longer fits the workflow.
+        """
+        loaded = await self.catalog.load(self.tenant, workflow_id, version)
+        lg_input: Any = None
+        if command:
+            lg_input = Command(
+                resume=command.get("resume"),
+                update=command.get("update"),
+                goto=command.get("goto") or (),
+            )
+        elif input is not None:
+            graph = self._graph(loaded, thread_id)
+            fresh = (await read_state(graph, self._key(thread_id))).checkpoint_id is None
+            lg_input = loaded.compiled.make_input(input, fresh=fresh)
+        await self.threads.take_over(
+            self.tenant,
+            thread_id,
+            run_id=run_id,
+            owner=self._owner,
+            lease_seconds=self.settings.lease_seconds,
+        )
+        async with aclosing(self._execute(loaded, thread_id, run_id, lg_input, options)) as events:
+            async for event in events:
+                yield event
+
+    async def rollback_run(self, thread_id: str, run_id: str) -> None:
+        """Undo a cancelled run: delete its checkpoints and reset the thread's status."""
+        from graphwright.store.checkpoints import delete_run_checkpoints
+
+        await delete_run_checkpoints(self._database.pool, self._key(thread_id), run_id)
+        thread = await self.threads.get(self.tenant, thread_id)
+        loaded = await self.catalog.load(self.tenant, thread.workflow_id, thread.workflow_version)
+        snapshot = await read_state(self._graph(loaded, thread_id), self._key(thread_id))
+        await self.threads.mark(
+            self.tenant,
+            thread_id,
+            status="interrupted" if snapshot.interrupts else "idle",
+            error=None,
+        )
+
+    async def delete_checkpoints(self, thread_id: str) -> None:
+        """Delete every checkpoint of a thread."""
+        await self._savers[0].adelete_thread(self._key(thread_id))
+
     # -- internals ---------------------------------------------------------------
 
     def _key(self, thread_id: str) -> str:
@@ -393,19 +471,34 @@ class Engine:
             )
 
     async def _execute(
-        self, loaded: LoadedWorkflow, thread_id: str, run_id: str, lg_input: Any
+        self,
+        loaded: LoadedWorkflow,
+        thread_id: str,
+        run_id: str,
+        lg_input: Any,
+        options: RunOptions | None = None,
     ) -> AsyncGenerator[RunEvent, None]:
+        options = options or RunOptions()
         identity = RunIdentity(run_id, thread_id, loaded.published.workflow_id, loaded.version)
         translator = EventTranslator(identity)
         graph = self._graph(loaded, thread_id)
+        configurable: dict[str, Any] = {
+            **options.configurable,
+            "thread_id": self._key(thread_id),
+            "run_id": run_id,
+            "gw_tenant": self.tenant,
+        }
+        if options.checkpoint_id:
+            configurable["checkpoint_id"] = options.checkpoint_id
         config: dict[str, Any] = {
-            "configurable": {
-                "thread_id": self._key(thread_id),
-                "run_id": run_id,
-                "gw_tenant": self.tenant,
-            },
+            "configurable": configurable,
             "recursion_limit": loaded.compiled.spec.limits.max_steps,
         }
+        modes = [
+            "tasks",
+            "custom",
+            *(m for m in options.stream_modes if m not in ("tasks", "custom")),
+        ]
         error: dict[str, Any] | None = None
         finished = False
         lease = asyncio.create_task(self._keep_lease(thread_id, run_id))
@@ -418,15 +511,23 @@ class Engine:
                     lg_input,
                     config,
                     context=RunContext(tenant=self.tenant, run_id=run_id),
-                    stream_mode=["tasks", "custom"],
+                    stream_mode=modes,
                     subgraphs=True,
-                    durability=self.settings.durability,
+                    durability=options.durability or self.settings.durability,
+                    interrupt_before=options.interrupt_before,
+                    interrupt_after=options.interrupt_after,
                 )
                 async with aclosing(stream):
                     async for namespace, mode, chunk in stream:
                         if not started:
                             started = True
                             yield identity.event("run.started")
+                        if (
+                            options.on_chunk is not None
+                            and mode in options.stream_modes
+                            and (options.subgraphs or not namespace)
+                        ):
+                            await options.on_chunk(namespace, mode, chunk)
                         for event in translator.translate(namespace, mode, chunk):
                             yield event
             except GraphRecursionError as exc:
@@ -449,15 +550,15 @@ class Engine:
             if not finished:
                 # The caller stopped listening (or was cancelled): record it so the
                 # thread can be resumed from its last checkpoint.
-                await asyncio.shield(self._abandon(graph, thread_id))
+                await asyncio.shield(self._abandon(graph, thread_id, options.cancelled_status))
 
-    async def _abandon(self, graph: Any, thread_id: str) -> None:
-        """Mark an abandoned run: failed (resumable) if it checkpointed, else idle."""
+    async def _abandon(self, graph: Any, thread_id: str, status: str = "failed") -> None:
+        """Mark an abandoned run: ``status`` (resumable) if it checkpointed, else idle."""
         snapshot = await read_state(graph, self._key(thread_id))
         await self.threads.mark(
             self.tenant,
             thread_id,
-            status="failed" if snapshot.checkpoint_id else "idle",
+            status=status if snapshot.checkpoint_id else "idle",  # type: ignore[arg-type]
             error={"code": "run.cancelled", "message": "the run was abandoned"},
             owner=self._owner,
         )

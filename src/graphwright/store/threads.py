@@ -287,6 +287,36 @@ class ThreadStore:
                 if current["status"] not in allowed or attempts >= _CLAIM_ATTEMPTS:
                     raise _claim_refused(thread_id, current, allowed)
 
+    async def take_over(
+        self,
+        tenant: str,
+        thread_id: str,
+        *,
+        run_id: str,
+        owner: str,
+        lease_seconds: float,
+    ) -> ThreadRecord:
+        """Mark a thread running under ``run_id`` whatever its status.
+
+        For callers that already hold exclusivity elsewhere (a claimed run row).
+
+        Raises:
+            NotFoundError: ``thread.not_found``.
+        """
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "update gw_threads set status = 'running', run_id = %s, error = null,"
+                " lease_owner = %s,"
+                " lease_expires_at = now() + make_interval(secs => %s::float8),"
+                " updated_at = now() where tenant_id = %s and thread_id = %s"
+                " returning " + _COLUMNS,
+                (run_id, owner, lease_seconds, tenant, thread_id),
+            )
+            row = await cur.fetchone()
+        if row is None:
+            raise _thread_not_found(thread_id)
+        return _record(row)
+
     async def renew_lease(
         self,
         tenant: str,

@@ -1,0 +1,209 @@
+"""Live fan-out of run events between processes: Redis pub/sub, or in-process.
+
+The bus carries only live copies: every event is in the PostgreSQL event log
+before it is published, so a subscriber that missed messages (a slow client,
+a Redis restart) reads them back from the log. A run never waits on the bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any, Protocol
+
+__all__ = ["EventBus", "InProcessBus", "RedisBus", "Subscription", "create_bus"]
+
+log = logging.getLogger("graphwright.bus")
+
+QUEUE_SIZE = 1024
+
+
+class Subscription:
+    """Messages of one channel for one subscriber, in a bounded queue.
+
+    When the queue is full the subscriber is marked ``overflowed`` and further
+    messages are dropped: the reader must fall back to the event log.
+    """
+
+    def __init__(self, bus: InProcessBus, channel: str) -> None:
+        self.channel = channel
+        self.overflowed = False
+        self._bus = bus
+        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
+
+    def deliver(self, message: dict[str, Any]) -> None:
+        """Queue a message without blocking the publisher."""
+        try:
+            self._queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.overflowed = True
+
+    async def get(self, wait: float | None = None) -> dict[str, Any] | None:
+        """Next message, or None after ``wait`` seconds."""
+        try:
+            return await asyncio.wait_for(self._queue.get(), wait)
+        except TimeoutError:
+            return None
+
+    def close(self) -> None:
+        """Stop receiving."""
+        self._bus.unsubscribe(self)
+
+
+class EventBus(Protocol):
+    """What the service needs from a bus."""
+
+    async def publish(self, channel: str, message: dict[str, Any]) -> None:
+        """Send ``message`` to every subscriber of ``channel`` (best effort)."""
+
+    def subscribe(self, channel: str) -> Subscription:
+        """Start receiving ``channel``."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+
+class InProcessBus:
+    """Fan-out inside one process (no Redis)."""
+
+    def __init__(self) -> None:
+        self._subscribers: dict[str, set[Subscription]] = {}
+
+    async def publish(self, channel: str, message: dict[str, Any]) -> None:
+        """Deliver to local subscribers."""
+        self.dispatch(channel, message)
+
+    def dispatch(self, channel: str, message: dict[str, Any]) -> None:
+        """Deliver to local subscribers (synchronously)."""
+        for sub in tuple(self._subscribers.get(channel, ())):
+            sub.deliver(message)
+
+    def subscribe(self, channel: str) -> Subscription:
+        """Start receiving ``channel``."""
+        sub = Subscription(self, channel)
+        self._subscribers.setdefault(channel, set()).add(sub)
+        self.on_subscribe(channel)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        """Stop delivering to ``sub``."""
+        subs = self._subscribers.get(sub.channel)
+        if subs is None:
+            return
+        subs.discard(sub)
+        if not subs:
+            del self._subscribers[sub.channel]
+            self.on_unsubscribe(sub.channel)
+
+    def channels(self) -> list[str]:
+        """Channels with local subscribers."""
+        return list(self._subscribers)
+
+    def on_subscribe(self, channel: str) -> None:
+        """Hook for subclasses: first or later local subscriber of a channel."""
+
+    def on_unsubscribe(self, channel: str) -> None:
+        """Hook for subclasses: the last local subscriber of a channel left."""
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+
+class RedisBus(InProcessBus):
+    """Fan-out between processes through Redis pub/sub, one connection per process.
+
+    A background reader re-subscribes after Redis restarts. Publishing never
+    raises: a lost live message is recovered from the event log by readers.
+    """
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        import redis.asyncio as redis
+
+        self._redis = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=None)
+        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        self._changed = asyncio.Event()
+        self._reader: asyncio.Task[None] | None = None
+        self.publish_failures = 0
+
+    async def start(self) -> None:
+        """Start the reader task."""
+        self._reader = asyncio.create_task(self._read_loop(), name="graphwright-redis-bus")
+
+    async def publish(self, channel: str, message: dict[str, Any]) -> None:
+        """Publish to Redis; on failure deliver locally and count it."""
+        from redis.exceptions import RedisError
+
+        try:
+            await self._redis.publish(channel, json.dumps(message, default=str))
+        except (RedisError, OSError) as exc:
+            self.publish_failures += 1
+            log.warning("redis publish failed (%s); local subscribers only", exc)
+            self.dispatch(channel, message)
+
+    def on_subscribe(self, channel: str) -> None:
+        self._changed.set()
+
+    def on_unsubscribe(self, channel: str) -> None:
+        self._changed.set()
+
+    async def _read_loop(self) -> None:
+        from redis.exceptions import RedisError
+
+        subscribed: set[str] = set()
+        delay = 0.1
+        while True:
+            try:
+                wanted = set(self.channels())
+                if wanted - subscribed:
+                    await self._pubsub.subscribe(*(wanted - subscribed))
+                if subscribed - wanted:
+                    await self._pubsub.unsubscribe(*(subscribed - wanted))
+                subscribed = wanted
+                self._changed.clear()
+                if not subscribed:
+                    await self._changed.wait()
+                    continue
+                message = await self._pubsub.get_message(timeout=0.2)
+                delay = 0.1
+                if message is None or message.get("type") != "message":
+                    continue
+                channel = message["channel"]
+                if isinstance(channel, bytes):
+                    channel = channel.decode()
+                self.dispatch(channel, json.loads(message["data"]))
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError, ValueError) as exc:
+                log.warning("redis bus reader: %s; reconnecting in %.1fs", exc, delay)
+                subscribed = set()
+                with contextlib.suppress(RedisError, OSError):
+                    await self._pubsub.reset()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                self._notify_gap()
+
+    def _notify_gap(self) -> None:
+        """Tell every local subscriber that live messages may have been lost."""
+        for channel in self.channels():
+            self.dispatch(channel, {"gap": True})
+
+    async def close(self) -> None:
+        """Stop the reader and close the connections."""
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+        await self._redis.aclose()
+
+
+async def create_bus(redis_url: str | None) -> InProcessBus:
+    """A Redis bus when ``redis_url`` is set, else an in-process one."""
+    if redis_url is None:
+        return InProcessBus()
+    bus = RedisBus(redis_url)
+    await bus.start()
+    return bus

@@ -1,0 +1,352 @@
+"""Workers: claim queued runs, execute them durably, stream their events.
+
+A process runs ``GW_WORKERS`` slots. Slots sleep until PostgreSQL notifies
+them (a run was created or released) or until the next delayed run or lease
+expiry falls due; there is no sleep-polling for new work. Each claimed run
+holds a lease renewed by a heartbeat; cancellation requests arrive by
+``NOTIFY`` (and are also seen by the heartbeat).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import aclosing
+from typing import Any
+
+import psycopg
+
+from graphwright.errors import GraphwrightError
+from graphwright.runtime.bus import InProcessBus
+from graphwright.runtime.engine import Engine
+from graphwright.runtime.results import RunOptions, RunResult
+from graphwright.runtime.serialize import display_node, jsonable
+from graphwright.runtime.writer import RunEventWriter
+from graphwright.settings import Settings
+from graphwright.store.events import EventLog
+from graphwright.store.runs import CANCEL_CHANNEL, WAKE_CHANNEL, RunRecord, RunStatus, RunStore
+
+__all__ = ["STREAM_MODES", "RunHook", "WorkerPool"]
+
+log = logging.getLogger("graphwright.worker")
+
+# API stream mode -> (LangGraph stream mode, SSE event name)
+STREAM_MODES: dict[str, tuple[str, str]] = {
+    "values": ("values", "values"),
+    "updates": ("updates", "updates"),
+    "custom": ("custom", "custom"),
+    "debug": ("debug", "debug"),
+    "tasks": ("tasks", "tasks"),
+    "checkpoints": ("checkpoints", "checkpoints"),
+    "messages-tuple": ("messages", "messages"),
+    "messages": ("messages", "messages"),
+}
+
+RunHook = Callable[[Engine, RunRecord, RunResult], Awaitable[None]]
+"""Called after a run ended (completed, interrupted or failed) with its result."""
+
+_IDLE_WAKE = 5.0
+
+
+class _Cancelled(Exception):
+    """The run was cancelled (``action``) or its lease was lost."""
+
+    def __init__(self, action: str) -> None:
+        super().__init__(action)
+        self.action = action
+
+
+class WorkerPool:
+    """``settings.workers`` concurrent run slots in this process."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        runs: RunStore,
+        events: EventLog,
+        bus: InProcessBus,
+        settings: Settings,
+        *,
+        database_url: str,
+    ) -> None:
+        self.engine = engine
+        self.runs = runs
+        self.events = events
+        self.bus = bus
+        self.settings = settings
+        self.database_url = database_url
+        self.hooks: list[RunHook] = []
+        self.owner = engine.owner
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._slots: list[asyncio.Task[None]] = []
+        self._listener: asyncio.Task[None] | None = None
+        self._running: dict[tuple[str, str], asyncio.Task[Any]] = {}
+        self._cancel_asked: dict[tuple[str, str], str] = {}
+        self.completed = 0
+
+    @property
+    def active_runs(self) -> int:
+        """Runs executing in this process now."""
+        return len(self._running)
+
+    async def start(self) -> None:
+        """Start listening for wake-ups and the run slots."""
+        ready = asyncio.Event()
+        self._listener = asyncio.create_task(self._listen(ready), name="graphwright-listen")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ready.wait(), 10)
+        self._slots = [
+            asyncio.create_task(self._slot(i), name=f"graphwright-slot-{i}")
+            for i in range(self.settings.workers)
+        ]
+
+    async def stop(self, *, grace: float | None = None) -> None:
+        """Stop claiming; let in-flight runs finish within ``grace``; release the rest."""
+        self._stopping = True
+        self._wake.set()
+        grace = self.settings.drain_seconds if grace is None else grace
+        in_flight = list(self._running.values())
+        if in_flight:
+            await asyncio.wait(in_flight, timeout=grace)
+        for key, task in list(self._running.items()):
+            self._cancel_asked[key] = "release"
+            task.cancel()
+        for slot in self._slots:
+            slot.cancel()
+        for slot in self._slots:
+            with contextlib.suppress(asyncio.CancelledError):
+                await slot
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+
+    # -- wake-ups ------------------------------------------------------------------
+
+    async def _listen(self, ready: asyncio.Event) -> None:
+        delay = 0.2
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self.database_url, autocommit=True
+                ) as conn:
+                    await conn.execute(f"listen {WAKE_CHANNEL}")
+                    await conn.execute(f"listen {CANCEL_CHANNEL}")
+                    ready.set()
+                    self._wake.set()  # catch up on anything created while not listening
+                    delay = 0.2
+                    async for note in conn.notifies():
+                        if note.channel == WAKE_CHANNEL:
+                            self._wake.set()
+                        elif note.channel == CANCEL_CHANNEL:
+                            self._on_cancel(note.payload)
+            except asyncio.CancelledError:
+                raise
+            except psycopg.Error as exc:
+                log.warning("wake-up listener lost its connection (%s); reconnecting", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _on_cancel(self, payload: str) -> None:
+        tenant, _, run_id = payload.partition("/")
+        task = self._running.get((tenant, run_id))
+        if task is not None:
+            self._cancel_asked[(tenant, run_id)] = "cancel"
+            task.cancel()
+
+    async def _sleep_until_work(self) -> None:
+        due = await self.runs.next_due()
+        timeout = _IDLE_WAKE
+        if due is not None:
+            timeout = max(0.01, min(_IDLE_WAKE, (due - dt.datetime.now(dt.UTC)).total_seconds()))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+
+    # -- slots -----------------------------------------------------------------------
+
+    async def _slot(self, index: int) -> None:
+        while not self._stopping:
+            try:
+                self._wake.clear()
+                run = await self.runs.claim(self.owner, self.settings.lease_seconds)
+                if run is None:
+                    await self._sleep_until_work()
+                    continue
+                self._wake.set()  # there may be more: let another idle slot look
+                await self._process(run)
+            except asyncio.CancelledError:
+                raise
+            except (psycopg.Error, GraphwrightError) as exc:
+                log.error("worker slot %d: %s", index, exc)
+                await asyncio.sleep(0.5)
+
+    async def _process(self, run: RunRecord) -> None:
+        key = (run.tenant_id, run.run_id)
+        if run.attempts > run.max_attempts:
+            await self._dead_letter(run)
+            return
+        first = await self.events.last_seq(run.tenant_id, run.run_id) + 1
+        writer = RunEventWriter(self.events, self.bus, run.tenant_id, run.run_id, first_seq=first)
+        writer.emit("metadata", {"run_id": run.run_id, "attempt": run.attempts})
+        engine = self.engine.for_tenant(run.tenant_id)
+        task = asyncio.create_task(self._execute(engine, run, writer))
+        self._running[key] = task
+        heartbeat = asyncio.create_task(self._heartbeat(run, task))
+        status = "error"
+        try:
+            status = await self._outcome(engine, run, task, writer)
+        finally:
+            heartbeat.cancel()
+            self._running.pop(key, None)
+            self._cancel_asked.pop(key, None)
+            await writer.close(status)
+            self.completed += 1
+
+    async def _outcome(
+        self, engine: Engine, run: RunRecord, task: asyncio.Task[Any], writer: RunEventWriter
+    ) -> str:
+        key = (run.tenant_id, run.run_id)
+        try:
+            result: RunResult = await task
+        except asyncio.CancelledError:
+            asked = self._cancel_asked.get(key)
+            if asked is None:
+                raise  # this worker itself is being cancelled
+            return await self._cancelled(engine, run, asked)
+        except TimeoutError:
+            error = {"code": "run.timeout", "message": "the run exceeded its time limit"}
+            writer.emit("error", {"error": error["code"], "message": error["message"]})
+            await self.runs.finish(
+                run.tenant_id, run.run_id, owner=self.owner, status="timeout", error=error
+            )
+            return "timeout"
+        except GraphwrightError as exc:  # input no longer valid, workflow gone...
+            writer.emit("error", {"error": exc.code, "message": exc.message})
+            await self.runs.finish(
+                run.tenant_id, run.run_id, owner=self.owner, status="error", error=exc.to_dict()
+            )
+            return "error"
+        status: RunStatus = "error"
+        if result.status == "completed":
+            status = "success"
+        elif result.status == "interrupted":
+            status = "interrupted"
+        if result.error is not None:
+            writer.emit(
+                "error", {"error": result.error.get("code"), "message": result.error.get("message")}
+            )
+        for hook in self.hooks:
+            await hook(engine, run, result)
+        await self.runs.finish(
+            run.tenant_id, run.run_id, owner=self.owner, status=status, error=result.error
+        )
+        return status
+
+    async def _execute(self, engine: Engine, run: RunRecord, writer: RunEventWriter) -> RunResult:
+        payload = run.payload
+        requested = [m for m in payload.get("stream_mode") or ["values"] if m in STREAM_MODES]
+        names = {STREAM_MODES[m][0]: STREAM_MODES[m][1] for m in requested}
+
+        async def on_chunk(namespace: tuple[str, ...], mode: str, chunk: Any) -> None:
+            name = names.get(mode, mode)
+            if namespace:
+                name = f"{name}|{'|'.join(namespace)}"
+            if mode == "updates" and isinstance(chunk, dict):
+                chunk = {display_node(k): v for k, v in chunk.items()}
+            writer.emit(name, jsonable(chunk))
+
+        options = RunOptions(
+            stream_modes=tuple(names),
+            subgraphs=bool(payload.get("stream_subgraphs")),
+            on_chunk=on_chunk,
+            interrupt_before=payload.get("interrupt_before"),
+            interrupt_after=payload.get("interrupt_after"),
+            checkpoint_id=payload.get("checkpoint_id"),
+            durability=payload.get("durability"),
+            cancelled_status="idle",
+        )
+        result: RunResult | None = None
+        events = engine.execute_run(
+            thread_id=run.thread_id,
+            run_id=run.run_id,
+            workflow_id=run.assistant_id,
+            version=run.workflow_version,
+            input=payload.get("input"),
+            command=payload.get("command"),
+            options=options,
+        )
+        limit = self.settings.run_timeout_seconds
+        async with asyncio.timeout(limit), aclosing(events) as stream:
+            async for event in stream:
+                if "progress" in (payload.get("stream_mode") or []):
+                    writer.emit("progress", event.to_dict() | {"result": None})
+                if event.result is not None:
+                    result = event.result
+        assert result is not None  # execute_run always ends with run.finished
+        return result
+
+    async def _heartbeat(self, run: RunRecord, task: asyncio.Task[Any]) -> None:
+        key = (run.tenant_id, run.run_id)
+        interval = max(self.settings.lease_seconds / 3, 0.05)
+        while not task.done():
+            await asyncio.sleep(interval)
+            try:
+                owned, action = await self.runs.renew(
+                    run.tenant_id,
+                    run.run_id,
+                    owner=self.owner,
+                    lease_seconds=self.settings.lease_seconds,
+                )
+            except psycopg.Error as exc:
+                log.warning("lease renewal of run %s failed: %s", run.run_id, exc)
+                continue
+            if not owned:
+                self._cancel_asked[key] = "lease_lost"
+                task.cancel()
+                return
+            if action is not None:
+                self._cancel_asked[key] = "cancel"
+                task.cancel()
+                return
+
+    async def _cancelled(self, engine: Engine, run: RunRecord, asked: str) -> str:
+        if asked == "lease_lost":
+            return "lost"  # another worker owns the run now
+        if asked == "release":
+            await self.runs.release(run.tenant_id, run.run_id, owner=self.owner)
+            return "released"
+        current = await self.runs.get(run.tenant_id, run.run_id)
+        if current.cancel_action == "rollback":
+            await engine.rollback_run(run.thread_id, run.run_id)
+            await self.runs.finish(run.tenant_id, run.run_id, owner=None, status="interrupted")
+            await self.runs.delete(run.tenant_id, run.run_id)
+            await self.events.delete_run(run.tenant_id, run.run_id)
+            return "interrupted"
+        await self.runs.finish(run.tenant_id, run.run_id, owner=self.owner, status="interrupted")
+        return "interrupted"
+
+    async def _dead_letter(self, run: RunRecord) -> None:
+        error = {
+            "code": "run.attempts_exhausted",
+            "message": f"run was claimed {run.attempts - 1} times without finishing "
+            f"(limit {run.max_attempts}); resume the thread after a fix",
+            "details": {"last_error": run.error},
+        }
+        await self.runs.finish(
+            run.tenant_id, run.run_id, owner=self.owner, status="error", error=error
+        )
+        engine = self.engine.for_tenant(run.tenant_id)
+        await engine.threads.mark(run.tenant_id, run.thread_id, status="failed", error=error)
+        writer = RunEventWriter(
+            self.events,
+            self.bus,
+            run.tenant_id,
+            run.run_id,
+            first_seq=await self.events.last_seq(run.tenant_id, run.run_id) + 1,
+        )
+        writer.emit("error", {"error": error["code"], "message": error["message"]})
+        await writer.close("error")

@@ -1,0 +1,313 @@
+"""Runs: queued rows that workers claim with ``FOR UPDATE SKIP LOCKED``.
+
+A run is ``pending`` until a worker claims it; the claimer holds a lease it
+renews. A run whose lease expired (its worker died) is claimed again with the
+same run id, so LangGraph resumes it from the last checkpoint. At most one run
+per thread is ``running`` (a partial unique index guards it). Claims past
+``max_attempts`` end the run as ``error`` with the last error kept.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from graphwright.errors import NotFoundError
+from graphwright.store.pool import Pool
+
+__all__ = ["ACTIVE", "CANCEL_CHANNEL", "WAKE_CHANNEL", "RunRecord", "RunStatus", "RunStore"]
+
+RunStatus = Literal["pending", "running", "success", "error", "timeout", "interrupted"]
+ACTIVE: tuple[RunStatus, ...] = ("pending", "running")
+WAKE_CHANNEL = "gw_run_wakeup"
+CANCEL_CHANNEL = "gw_run_cancel"
+
+_COLUMNS = (
+    "tenant_id, run_id, thread_id, assistant_id, workflow_version, status, payload, metadata,"
+    " multitask_strategy, attempts, max_attempts, lease_owner, lease_expires_at, not_before,"
+    " cancel_action, error, created_at, updated_at"
+)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One row of ``gw_runs``.
+
+    Attributes:
+        payload: What to run: ``input`` or ``command``, ``stream_mode``,
+            ``interrupt_before``/``after``, ``checkpoint_id``, ``durability``, ...
+        cancel_action: ``interrupt`` or ``rollback`` once cancellation is asked.
+    """
+
+    tenant_id: str
+    run_id: str
+    thread_id: str
+    assistant_id: str
+    workflow_version: int
+    status: RunStatus
+    payload: dict[str, Any]
+    metadata: dict[str, Any]
+    multitask_strategy: str
+    attempts: int
+    max_attempts: int
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    not_before: datetime
+    cancel_action: str | None
+    error: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def _record(row: Mapping[str, Any]) -> RunRecord:
+    return RunRecord(**row)
+
+
+class RunStore:
+    """Creates, claims and finishes runs; every call except :meth:`claim` is per tenant."""
+
+    def __init__(self, pool: Pool) -> None:
+        """Use ``pool`` (autocommit connections with dict rows)."""
+        self._pool = pool
+
+    async def insert(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        tenant: str,
+        *,
+        run_id: str,
+        thread_id: str,
+        assistant_id: str,
+        workflow_version: int,
+        payload: Mapping[str, Any],
+        metadata: Mapping[str, Any],
+        multitask_strategy: str,
+        max_attempts: int,
+        after_seconds: float = 0,
+    ) -> RunRecord:
+        """Insert a pending run on ``conn`` (inside the caller's transaction) and wake workers."""
+        cur = await conn.execute(
+            "insert into gw_runs (tenant_id, run_id, thread_id, assistant_id, workflow_version,"
+            " payload, metadata, multitask_strategy, max_attempts, not_before)"
+            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s,"
+            "  now() + make_interval(secs => %s::float8))"
+            " returning " + _COLUMNS,
+            (
+                tenant,
+                run_id,
+                thread_id,
+                assistant_id,
+                workflow_version,
+                Jsonb(dict(payload)),
+                Jsonb(dict(metadata)),
+                multitask_strategy,
+                max_attempts,
+                after_seconds,
+            ),
+        )
+        row = await cur.fetchone()
+        await conn.execute("select pg_notify(%s, %s)", (WAKE_CHANNEL, tenant))
+        assert row is not None  # INSERT ... RETURNING returns the row
+        return _record(row)
+
+    async def active_on_thread(
+        self, conn: psycopg.AsyncConnection[Any], tenant: str, thread_id: str
+    ) -> list[RunRecord]:
+        """Pending and running runs of a thread, oldest first, locked (``FOR UPDATE``)."""
+        cur = await conn.execute(
+            f"select {_COLUMNS} from gw_runs where tenant_id = %s and thread_id = %s"
+            " and status in ('pending', 'running') order by created_at for update",
+            (tenant, thread_id),
+        )
+        return [_record(r) for r in await cur.fetchall()]
+
+    async def get(self, tenant: str, run_id: str, *, thread_id: str | None = None) -> RunRecord:
+        """Return a run (of ``thread_id`` when given).
+
+        Raises:
+            NotFoundError: ``run.not_found``.
+        """
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                f"select {_COLUMNS} from gw_runs where tenant_id = %s and run_id = %s"
+                " and (%s::text is null or thread_id = %s::text)",
+                (tenant, run_id, thread_id, thread_id),
+            )
+            row = await cur.fetchone()
+        if row is None:
+            raise NotFoundError(
+                f"run {run_id!r} does not exist", code="run.not_found", details={"run_id": run_id}
+            )
+        return _record(row)
+
+    async def list(
+        self,
+        tenant: str,
+        thread_id: str,
+        *,
+        status: str | None = None,
+        limit: int = 10,
+        offset: int = 0,
+    ) -> builtins.list[RunRecord]:
+        """Runs of a thread, newest first."""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                f"select {_COLUMNS} from gw_runs where tenant_id = %s and thread_id = %s"
+                " and (%s::text is null or status = %s::text)"
+                " order by created_at desc limit %s offset %s",
+                (tenant, thread_id, status, status, limit, offset),
+            )
+            return [_record(r) for r in await cur.fetchall()]
+
+    async def claim(self, owner: str, lease_seconds: float) -> RunRecord | None:
+        """Claim the oldest runnable run of any tenant, or None.
+
+        Runnable: pending and due, with no running run and no older pending run on
+        its thread; or running with an expired lease (its worker died). The claim
+        counts an attempt and takes a lease for ``owner``.
+        """
+        for _ in range(5):
+            try:
+                async with self._pool.connection() as conn:
+                    cur = await conn.execute(_CLAIM, (owner, lease_seconds))
+                    row = await cur.fetchone()
+                return None if row is None else _record(row)
+            except psycopg.errors.UniqueViolation:
+                # Another worker claimed a sibling run of the same thread first.
+                continue
+        return None
+
+    async def renew(
+        self, tenant: str, run_id: str, *, owner: str, lease_seconds: float
+    ) -> tuple[bool, str | None]:
+        """Extend the lease; returns ``(still owned, cancel action asked)``."""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "update gw_runs set lease_expires_at = now() + make_interval(secs => %s::float8)"
+                " where tenant_id = %s and run_id = %s and status = 'running'"
+                " and lease_owner = %s returning cancel_action",
+                (lease_seconds, tenant, run_id, owner),
+            )
+            row = await cur.fetchone()
+        return (row is not None, None if row is None else row["cancel_action"])
+
+    async def finish(
+        self,
+        tenant: str,
+        run_id: str,
+        *,
+        owner: str | None,
+        status: RunStatus,
+        error: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """End a run (only while ``owner`` holds it, when given); False if not owned."""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "update gw_runs set status = %s, error = %s, lease_owner = null,"
+                " lease_expires_at = null, updated_at = now()"
+                " where tenant_id = %s and run_id = %s"
+                " and (%s::text is null or lease_owner = %s::text) returning run_id",
+                (
+                    status,
+                    None if error is None else Jsonb(dict(error)),
+                    tenant,
+                    run_id,
+                    owner,
+                    owner,
+                ),
+            )
+            return await cur.fetchone() is not None
+
+    async def release(self, tenant: str, run_id: str, *, owner: str) -> bool:
+        """Give a claimed run back to the queue (graceful shutdown); the attempt is not counted."""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "update gw_runs set status = 'pending', attempts = greatest(attempts - 1, 0),"
+                " lease_owner = null, lease_expires_at = null, updated_at = now()"
+                " where tenant_id = %s and run_id = %s and lease_owner = %s"
+                " and status = 'running' returning run_id",
+                (tenant, run_id, owner),
+            )
+            found = await cur.fetchone() is not None
+            if found:
+                await conn.execute("select pg_notify(%s, %s)", (WAKE_CHANNEL, tenant))
+            return found
+
+    async def request_cancel(
+        self, conn: psycopg.AsyncConnection[Any], tenant: str, run_id: str, action: str
+    ) -> RunRecord | None:
+        """Ask for cancellation: a pending run ends at once, a running one is signalled."""
+        cur = await conn.execute(
+            "update gw_runs set cancel_action = %s,"
+            " status = case when status = 'pending' then 'interrupted' else status end,"
+            " updated_at = now()"
+            " where tenant_id = %s and run_id = %s and status in ('pending', 'running')"
+            " returning " + _COLUMNS,
+            (action, tenant, run_id),
+        )
+        row = await cur.fetchone()
+        if row is not None and row["status"] == "running":
+            await conn.execute("select pg_notify(%s, %s)", (CANCEL_CHANNEL, f"{tenant}/{run_id}"))
+        return None if row is None else _record(row)
+
+    async def delete(self, tenant: str, run_id: str, *, thread_id: str | None = None) -> bool:
+        """Delete a run that is not active; False when there is no such run."""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "delete from gw_runs where tenant_id = %s and run_id = %s"
+                " and (%s::text is null or thread_id = %s::text)"
+                " and status not in ('pending', 'running') returning run_id",
+                (tenant, run_id, thread_id, thread_id),
+            )
+            return await cur.fetchone() is not None
+
+    async def next_due(self) -> datetime | None:
+        """When the next delayed run or lease expiry falls due (for a timed wake-up)."""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "select least("
+                " (select min(not_before) from gw_runs where status = 'pending'),"
+                " (select min(lease_expires_at) from gw_runs where status = 'running')) as due"
+            )
+            row = await cur.fetchone()
+        return None if row is None else row["due"]
+
+    async def count_by_status(self) -> dict[str, int]:
+        """Run counts by status over all tenants (for metrics)."""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute("select status, count(*) as n from gw_runs group by status")
+            return {r["status"]: int(r["n"]) for r in await cur.fetchall()}
+
+    async def statuses(self, tenant: str, run_ids: Sequence[str]) -> dict[str, str]:
+        """Statuses of several runs (missing ids are absent)."""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "select run_id, status from gw_runs where tenant_id = %s and run_id = any(%s)",
+                (tenant, list(run_ids)),
+            )
+            return {r["run_id"]: r["status"] for r in await cur.fetchall()}
+
+
+_CLAIM = (
+    "with candidate as ("
+    " select r.tenant_id, r.run_id from gw_runs r"
+    " where ((r.status = 'pending' and r.not_before <= now())"
+    "   or (r.status = 'running' and r.lease_expires_at < now()))"
+    " and not exists (select 1 from gw_runs a where a.tenant_id = r.tenant_id"
+    "   and a.thread_id = r.thread_id and a.status = 'running' and a.run_id <> r.run_id)"
+    " and not exists (select 1 from gw_runs p where r.status = 'pending'"
+    "   and p.tenant_id = r.tenant_id and p.thread_id = r.thread_id"
+    "   and p.status = 'pending' and p.created_at < r.created_at)"
+    " order by r.created_at limit 1 for update of r skip locked)"
+    " update gw_runs r set status = 'running', attempts = r.attempts + 1,"
+    " lease_owner = %s, lease_expires_at = now() + make_interval(secs => %s::float8),"
+    " updated_at = now()"
+    " from candidate c where r.tenant_id = c.tenant_id and r.run_id = c.run_id"
+    " returning " + ", ".join(f"r.{c.strip()}" for c in _COLUMNS.split(","))
+)
