@@ -385,3 +385,79 @@ def demo(
             return code
 
     raise typer.Exit(_arun(go))
+
+
+# -- service -------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (GW_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (GW_PORT).")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Run slots in this process (GW_WORKERS; 0: API only).")
+    ] = None,
+    registry: RegistryOpt = None,
+) -> None:
+    """Serve the HTTP API (LangGraph Server API + graphwright endpoints) with workers."""
+    import uvicorn
+
+    from graphwright.api import create_app
+
+    settings = _settings()
+    overrides: dict[str, Any] = {}
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    if workers is not None:
+        overrides["workers"] = workers
+    if overrides:
+        settings = settings.model_copy(update=overrides)
+    reg = _registry(settings, registry)
+    api = create_app(settings, registry=reg)
+    err.print(
+        f"graphwright serving on http://{settings.host}:{settings.port} "
+        f"({settings.workers} run slots)",
+        markup=False,
+    )
+    uvicorn.run(
+        api,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        timeout_graceful_shutdown=int(settings.drain_seconds) + 5,
+    )
+
+
+@app.command()
+def worker(
+    workers: Annotated[int | None, typer.Option(help="Concurrent run slots (GW_WORKERS).")] = None,
+    registry: RegistryOpt = None,
+) -> None:
+    """Run workers only: claim and execute queued runs until SIGTERM (then drain)."""
+    import signal
+
+    from graphwright.api.services import open_services
+
+    settings = _settings()
+    if workers is not None:
+        settings = settings.model_copy(update={"workers": workers})
+    if settings.workers < 1:
+        raise typer.BadParameter("a worker needs at least one run slot")
+    reg = _registry(settings, registry)
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        async with open_services(settings, registry=reg) as services:
+            err.print(
+                f"graphwright worker {services.engine.owner}: {settings.workers} run slots",
+                markup=False,
+            )
+            await stop.wait()
+            err.print("draining in-flight runs...", markup=False)
+
+    _arun(go)

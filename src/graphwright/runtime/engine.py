@@ -47,6 +47,7 @@ from graphwright.runtime.results import (
     RunResult,
     ThreadState,
 )
+from graphwright.runtime.serialize import jsonable
 from graphwright.settings import Settings
 from graphwright.store.threads import ThreadRecord, ThreadStore
 from graphwright.store.workflows import PublishedWorkflow
@@ -217,6 +218,16 @@ class Engine:
         generated = thread_id is None
         thread_id = thread_id or str(uuid.uuid4())
         existing = None if generated else await self._find_thread(thread_id)
+        if existing is not None and existing.workflow_id is None:
+            loaded = await self.catalog.load(self.tenant, workflow_id, version)
+            async with self._database.pool.connection() as conn:
+                existing = await self.threads.bind(
+                    conn,
+                    self.tenant,
+                    thread_id,
+                    workflow_id=workflow_id,
+                    workflow_version=loaded.version,
+                )
         if existing is not None:
             if existing.workflow_id != workflow_id:
                 raise WorkflowConflictError(
@@ -271,7 +282,9 @@ class Engine:
     async def stream_resume(self, thread_id: str, decision: Any = None) -> AsyncIterator[RunEvent]:
         """Like :meth:`resume`, yielding progress events."""
         thread = await self.threads.get(self.tenant, thread_id)
-        loaded = await self.catalog.load(self.tenant, thread.workflow_id, thread.workflow_version)
+        loaded = await self._load_thread(thread)
+        if loaded is None:
+            raise RunStateError(f"thread '{thread_id}' has not run yet; nothing to resume")
         lg_input: Any
         if thread.status == "interrupted":
             pending = (
@@ -308,7 +321,24 @@ class Engine:
             NotFoundError: ``thread.not_found``.
         """
         thread = await self.threads.get(self.tenant, thread_id)
-        loaded = await self.catalog.load(self.tenant, thread.workflow_id, thread.workflow_version)
+        loaded = await self._load_thread(thread)
+        if loaded is None:
+            return ThreadState(
+                thread_id=thread.thread_id,
+                workflow_id=None,
+                workflow_version=None,
+                status=thread.status,
+                run_id=thread.run_id,
+                values={},
+                next=(),
+                approvals=(),
+                checkpoint_id=None,
+                metadata=thread.metadata,
+                error=thread.error,
+                created_at=thread.created_at,
+                updated_at=thread.updated_at,
+                interrupts=(),
+            )
         snapshot = await read_state(self._graph(loaded, thread_id), self._key(thread_id))
         return ThreadState(
             thread_id=thread.thread_id,
@@ -326,6 +356,7 @@ class Engine:
             error=thread.error,
             created_at=thread.created_at,
             updated_at=thread.updated_at,
+            interrupts=tuple({"value": jsonable(i.value), "id": i.id} for i in snapshot.interrupts),
         )
 
     async def history(
@@ -337,7 +368,9 @@ class Engine:
             NotFoundError: ``thread.not_found``.
         """
         thread = await self.threads.get(self.tenant, thread_id)
-        loaded = await self.catalog.load(self.tenant, thread.workflow_id, thread.workflow_version)
+        loaded = await self._load_thread(thread)
+        if loaded is None:
+            return []
         return await read_history(
             self._graph(loaded, thread_id),
             self._key(thread_id),
@@ -409,7 +442,9 @@ class Engine:
 
         await delete_run_checkpoints(self._database.pool, self._key(thread_id), run_id)
         thread = await self.threads.get(self.tenant, thread_id)
-        loaded = await self.catalog.load(self.tenant, thread.workflow_id, thread.workflow_version)
+        loaded = await self._load_thread(thread)
+        if loaded is None:
+            return
         snapshot = await read_state(self._graph(loaded, thread_id), self._key(thread_id))
         await self.threads.mark(
             self.tenant,
@@ -431,6 +466,12 @@ class Engine:
     def _graph(self, loaded: LoadedWorkflow, thread_id: str) -> Any:
         saver = self._savers[hash(thread_id) % len(self._savers)]
         return loaded.graph(saver)
+
+    async def _load_thread(self, thread: ThreadRecord) -> LoadedWorkflow | None:
+        """The workflow version a thread runs, or None for a thread with no run yet."""
+        if thread.workflow_id is None or thread.workflow_version is None:
+            return None
+        return await self.catalog.load(self.tenant, thread.workflow_id, thread.workflow_version)
 
     async def _find_thread(self, thread_id: str) -> ThreadRecord | None:
         try:

@@ -149,8 +149,8 @@ class ThreadState:
     """The current state of a thread (from its latest checkpoint)."""
 
     thread_id: str
-    workflow_id: str
-    workflow_version: int
+    workflow_id: str | None
+    workflow_version: int | None
     status: str
     run_id: str | None
     values: dict[str, Any]
@@ -161,6 +161,7 @@ class ThreadState:
     error: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
+    interrupts: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form."""

@@ -55,8 +55,8 @@ class ThreadRecord:
 
     tenant_id: str
     thread_id: str
-    workflow_id: str
-    workflow_version: int
+    workflow_id: str | None
+    workflow_version: int | None
     status: ThreadStatus
     metadata: dict[str, Any]
     run_id: str | None
@@ -79,8 +79,8 @@ class ThreadStore:
         tenant: str,
         thread_id: str,
         *,
-        workflow_id: str,
-        workflow_version: int,
+        workflow_id: str | None,
+        workflow_version: int | None,
         metadata: Mapping[str, Any] | None = None,
         run_id: str | None = None,
         owner: str | None = None,
@@ -286,6 +286,33 @@ class ThreadStore:
                 # An allowed status here means the row changed between the two statements.
                 if current["status"] not in allowed or attempts >= _CLAIM_ATTEMPTS:
                     raise _claim_refused(thread_id, current, allowed)
+
+    async def bind(
+        self, conn: Any, tenant: str, thread_id: str, *, workflow_id: str, workflow_version: int
+    ) -> ThreadRecord:
+        """Lock a thread (``FOR UPDATE`` on ``conn``) and bind it to a workflow if unbound.
+
+        Raises:
+            NotFoundError: ``thread.not_found``.
+            WorkflowConflictError: ``thread.workflow_mismatch`` when it runs another workflow.
+        """
+        cur = await conn.execute(
+            "update gw_threads set workflow_id = coalesce(workflow_id, %s),"
+            " workflow_version = coalesce(workflow_version, %s), updated_at = now()"
+            " where tenant_id = %s and thread_id = %s returning " + _COLUMNS,
+            (workflow_id, workflow_version, tenant, thread_id),
+        )
+        row = await cur.fetchone()
+        if row is None:
+            raise _thread_not_found(thread_id)
+        record = _record(row)
+        if record.workflow_id != workflow_id:
+            raise WorkflowConflictError(
+                f"thread {thread_id!r} runs workflow {record.workflow_id!r}, not {workflow_id!r}",
+                code="thread.workflow_mismatch",
+                details={"thread_id": thread_id, "workflow_id": record.workflow_id},
+            )
+        return record
 
     async def take_over(
         self,

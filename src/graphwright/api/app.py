@@ -1,0 +1,67 @@
+"""The FastAPI application factory. Nothing is created at import time."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+
+from graphwright.api.limits import BodyLimit
+from graphwright.api.problems import install_problem_handlers
+from graphwright.api.services import open_services
+from graphwright.registry import Registry
+from graphwright.settings import Settings
+
+__all__ = ["create_app"]
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    registry: Registry | None = None,
+    start_workers: bool = True,
+) -> FastAPI:
+    """Build the service. Its lifespan opens the pool, engine, bus and workers.
+
+    Args:
+        settings: Configuration (default: ``GW_*`` environment).
+        registry: Node implementations (default: ``settings.registry_modules``).
+        start_workers: Run ``settings.workers`` run slots in this process.
+    """
+    settings = settings or Settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_services(
+            settings, registry=registry, start_workers=start_workers
+        ) as services:
+            app.state.services = services
+            yield
+
+    app = FastAPI(
+        title="graphwright",
+        version="0.1.0",
+        description="LangGraph Server API for JSON workflows, plus workflows and approvals.",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    from graphwright.api.routes import runs
+
+    app.include_router(runs.router)
+    for module in _optional_routers():
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+def _optional_routers() -> list[Any]:
+    """Routers of other resource families, imported when present."""
+    import importlib
+
+    found: list[Any] = []
+    for name in ("assistants", "threads", "workflows", "approvals", "health"):
+        with contextlib.suppress(ModuleNotFoundError):
+            found.append(importlib.import_module(f"graphwright.api.routes.{name}"))
+    return found

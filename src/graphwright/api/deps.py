@@ -1,0 +1,27 @@
+"""Request dependencies: the services and the caller's tenant."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from graphwright.api.services import Services
+
+__all__ = ["ServicesDep", "TenantDep", "get_services", "get_tenant"]
+
+
+def get_services(request: Request) -> Services:
+    """The process's services (set by the lifespan)."""
+    services: Services = request.app.state.services
+    return services
+
+
+def get_tenant(request: Request) -> str:
+    """The caller's tenant. Until authentication lands, every request is the configured one."""
+    services: Services = request.app.state.services
+    return services.settings.tenant
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+TenantDep = Annotated[str, Depends(get_tenant)]

@@ -1,0 +1,232 @@
+"""Runs: ``/threads/{id}/runs...`` and stateless ``/runs...`` (LangGraph Server API)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query, Response
+from fastapi.responses import JSONResponse
+
+from graphwright.api.deps import ServicesDep, TenantDep
+from graphwright.api.schemas import RunCreateBody, run_json
+from graphwright.api.services import Services
+from graphwright.api.sse import EventStreamResponse, frames
+from graphwright.errors import InvalidInputError, NotFoundError
+from graphwright.store.runs import RunRecord
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["runs"])
+
+LastEventId = Annotated[str | None, Header(alias="Last-Event-ID")]
+
+
+def _location(run: RunRecord) -> str:
+    return f"/threads/{run.thread_id}/runs/{run.run_id}"
+
+
+def _after(header: str | None, query: str | None) -> int:
+    raw = header if header is not None else query
+    if raw is None or raw == "":
+        return 0
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInputError(
+            f"Last-Event-ID must be an event number, got {raw!r}", code="stream.invalid_event_id"
+        ) from None
+    return max(value, 0)
+
+
+async def _stream(
+    services: Services,
+    tenant: str,
+    run: RunRecord,
+    *,
+    after: int = 0,
+    cancel_on_disconnect: bool = False,
+) -> AsyncIterator[bytes]:
+    finished = False
+    try:
+        async for chunk in frames(services.run_service.follow(tenant, run.run_id, after=after)):
+            yield chunk
+        finished = True
+    finally:
+        if not finished and cancel_on_disconnect:
+            with contextlib.suppress(NotFoundError, InvalidInputError):
+                await services.run_service.cancel(tenant, run.thread_id, run.run_id)
+
+
+def _stream_response(
+    services: Services,
+    tenant: str,
+    run: RunRecord,
+    body: RunCreateBody | None = None,
+    after: int = 0,
+) -> EventStreamResponse:
+    request = body.to_request(stateless=False) if body is not None else None
+    headers = {"Content-Location": _location(run)}
+    if body is not None and body.stream_resumable:
+        headers["Location"] = _location(run) + "/stream"
+    cancel = request is not None and request.on_disconnect == "cancel"
+    return EventStreamResponse(
+        _stream(services, tenant, run, after=after, cancel_on_disconnect=cancel), headers=headers
+    )
+
+
+async def _wait_body(services: Services, tenant: str, run: RunRecord) -> dict[str, Any]:
+    done = await services.run_service.wait_done(tenant, run.run_id)
+    return await services.run_service.result(tenant, done)
+
+
+# -- runs on a thread -------------------------------------------------------------------
+
+
+@router.post("/threads/{thread_id}/runs")
+async def create_run(
+    thread_id: str, body: RunCreateBody, services: ServicesDep, tenant: TenantDep
+) -> JSONResponse:
+    """Create a background run."""
+    run = await services.run_service.create(tenant, thread_id, body.to_request())
+    return JSONResponse(run_json(run), headers={"Content-Location": _location(run)})
+
+
+@router.post("/threads/{thread_id}/runs/stream", response_model=None)
+async def stream_run(
+    thread_id: str, body: RunCreateBody, services: ServicesDep, tenant: TenantDep
+) -> EventStreamResponse:
+    """Create a run and stream its events (SSE)."""
+    run = await services.run_service.create(tenant, thread_id, body.to_request())
+    return _stream_response(services, tenant, run, body)
+
+
+@router.post("/threads/{thread_id}/runs/wait")
+async def wait_run(
+    thread_id: str, body: RunCreateBody, services: ServicesDep, tenant: TenantDep
+) -> JSONResponse:
+    """Create a run and return its final values (with ``__interrupt__`` / ``__error__``)."""
+    run = await services.run_service.create(tenant, thread_id, body.to_request())
+    result = await _wait_body(services, tenant, run)
+    return JSONResponse(result, headers={"Content-Location": _location(run)})
+
+
+@router.get("/threads/{thread_id}/runs")
+async def list_runs(
+    thread_id: str,
+    services: ServicesDep,
+    tenant: TenantDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 10,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    status: Literal["pending", "running", "success", "error", "timeout", "interrupted"]
+    | None = None,
+) -> list[dict[str, Any]]:
+    """Runs of a thread, newest first."""
+    await services.engine.for_tenant(tenant).threads.get(tenant, thread_id)
+    runs = await services.runs.list(tenant, thread_id, status=status, limit=limit, offset=offset)
+    return [run_json(r) for r in runs]
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}")
+async def get_run(
+    thread_id: str, run_id: str, services: ServicesDep, tenant: TenantDep
+) -> dict[str, Any]:
+    """One run."""
+    return run_json(await services.runs.get(tenant, run_id, thread_id=thread_id))
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}/join")
+async def join_run(
+    thread_id: str, run_id: str, services: ServicesDep, tenant: TenantDep
+) -> dict[str, Any]:
+    """Wait for a run to end; return the thread's final values."""
+    run = await services.runs.get(tenant, run_id, thread_id=thread_id)
+    return await _wait_body(services, tenant, run)
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}/stream", response_model=None)
+async def join_stream(
+    thread_id: str,
+    run_id: str,
+    services: ServicesDep,
+    tenant: TenantDep,
+    last_event_id: LastEventId = None,
+    last_event_id_query: Annotated[str | None, Query(alias="last_event_id")] = None,
+    cancel_on_disconnect: bool = False,
+) -> EventStreamResponse:
+    """Stream a run's events; with ``Last-Event-ID`` only those after it."""
+    run = await services.runs.get(tenant, run_id, thread_id=thread_id)
+    after = _after(last_event_id, last_event_id_query)
+    return EventStreamResponse(
+        _stream(services, tenant, run, after=after, cancel_on_disconnect=cancel_on_disconnect),
+        headers={"Content-Location": _location(run)},
+    )
+
+
+@router.post("/threads/{thread_id}/runs/{run_id}/cancel")
+async def cancel_run(
+    thread_id: str,
+    run_id: str,
+    services: ServicesDep,
+    tenant: TenantDep,
+    wait: bool = False,
+    action: Literal["interrupt", "rollback"] = "interrupt",
+) -> Response:
+    """Cancel a run; with ``wait`` return once it has stopped."""
+    await services.run_service.cancel(tenant, thread_id, run_id, action=action)
+    if not wait:
+        return Response(status_code=202)
+    try:
+        done = await services.run_service.wait_done(tenant, run_id)
+    except NotFoundError:  # rolled back: the run is gone
+        return Response(status_code=204)
+    return JSONResponse(run_json(done))
+
+
+@router.delete("/threads/{thread_id}/runs/{run_id}", status_code=204)
+async def delete_run(
+    thread_id: str, run_id: str, services: ServicesDep, tenant: TenantDep
+) -> Response:
+    """Delete an ended run."""
+    run = await services.runs.get(tenant, run_id, thread_id=thread_id)
+    if not await services.runs.delete(tenant, run_id, thread_id=thread_id):
+        from graphwright.errors import WorkflowConflictError
+
+        raise WorkflowConflictError(
+            f"run {run_id!r} is {run.status}; cancel it before deleting",
+            code="run.not_active" if run.status not in ("pending", "running") else "run.busy",
+        )
+    await services.events.delete_run(tenant, run_id)
+    return Response(status_code=204)
+
+
+# -- stateless runs --------------------------------------------------------------------------
+
+
+@router.post("/runs")
+async def create_stateless_run(
+    body: RunCreateBody, services: ServicesDep, tenant: TenantDep
+) -> JSONResponse:
+    """Create a background run on a new thread."""
+    run = await services.run_service.create(tenant, None, body.to_request(stateless=True))
+    return JSONResponse(run_json(run), headers={"Content-Location": _location(run)})
+
+
+@router.post("/runs/stream", response_model=None)
+async def stream_stateless_run(
+    body: RunCreateBody, services: ServicesDep, tenant: TenantDep
+) -> EventStreamResponse:
+    """Create a run on a new thread and stream it."""
+    run = await services.run_service.create(tenant, None, body.to_request(stateless=True))
+    return _stream_response(services, tenant, run, body)
+
+
+@router.post("/runs/wait")
+async def wait_stateless_run(
+    body: RunCreateBody, services: ServicesDep, tenant: TenantDep
+) -> JSONResponse:
+    """Create a run on a new thread and return its final values."""
+    run = await services.run_service.create(tenant, None, body.to_request(stateless=True))
+    result = await _wait_body(services, tenant, run)
+    return JSONResponse(result, headers={"Content-Location": _location(run)})

@@ -1,0 +1,347 @@
+"""The run service: what the HTTP API does with runs, independent of HTTP.
+
+Creating a run validates everything first (assistant, thread, input, decision,
+stream modes), then, in one transaction that locks the thread, applies the
+multitask strategy and queues the run. Waiting and streaming read the durable
+event log and follow the live bus; nothing here holds run state in memory.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from graphwright.errors import (
+    InvalidInputError,
+    NotFoundError,
+    RunStateError,
+    WorkflowConflictError,
+)
+from graphwright.runtime.bus import InProcessBus
+from graphwright.runtime.engine import Engine, _resume_value
+from graphwright.runtime.worker import STREAM_MODES
+from graphwright.runtime.writer import run_channel
+from graphwright.settings import Settings
+from graphwright.store.events import EventLog, StoredEvent
+from graphwright.store.pool import Pool
+from graphwright.store.runs import RunRecord, RunStore
+
+__all__ = ["HEARTBEAT", "TERMINAL", "RunRequest", "RunService"]
+
+TERMINAL = frozenset({"success", "error", "timeout", "interrupted"})
+STRATEGIES = frozenset({"reject", "enqueue", "interrupt", "rollback"})
+HEARTBEAT = StoredEvent(0, "", None)
+"""Yielded by :meth:`RunService.follow` when a heartbeat is due."""
+
+OnCreate = Callable[[psycopg.AsyncConnection[Any], str, RunRecord], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """A validated request to start a run (the LangGraph Server API run options)."""
+
+    assistant_id: str
+    input: dict[str, Any] | None = None
+    command: dict[str, Any] | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
+    stream_mode: tuple[str, ...] = ("values",)
+    stream_subgraphs: bool = False
+    stream_resumable: bool = False
+    interrupt_before: Any = None
+    interrupt_after: Any = None
+    checkpoint_id: str | None = None
+    multitask_strategy: str = "reject"
+    if_not_exists: str = "reject"
+    on_disconnect: str = "continue"
+    on_completion: str = "delete"
+    after_seconds: float = 0
+    durability: str | None = None
+
+
+class RunService:
+    """Create, cancel, wait for and follow runs."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        runs: RunStore,
+        events: EventLog,
+        bus: InProcessBus,
+        pool: Pool,
+        settings: Settings,
+    ) -> None:
+        self.engine = engine
+        self.runs = runs
+        self.events = events
+        self.bus = bus
+        self.pool = pool
+        self.settings = settings
+        self.on_create: list[OnCreate] = []
+        self.active_streams = 0
+
+    # -- create ----------------------------------------------------------------------
+
+    async def create(self, tenant: str, thread_id: str | None, request: RunRequest) -> RunRecord:
+        """Validate and queue a run; ``thread_id=None`` runs on a new temporary thread.
+
+        Raises:
+            NotFoundError: unknown assistant (``workflow.not_found``) or thread.
+            InvalidInputError / ApprovalError: bad input or decision (nothing queued).
+            WorkflowConflictError: ``run.busy`` (strategy reject), ``thread.workflow_mismatch``.
+        """
+        engine = self.engine.for_tenant(tenant)
+        self._check_request(request)
+        loaded = await engine.catalog.load(tenant, request.assistant_id, None)
+        stateless = thread_id is None
+        thread_id = thread_id or str(uuid.uuid4())
+        try:
+            thread = await engine.threads.get(tenant, thread_id)
+        except NotFoundError:
+            if not stateless and request.if_not_exists != "create":
+                raise
+            thread = await engine.threads.create(
+                tenant, thread_id, workflow_id=None, workflow_version=None, metadata={}
+            )
+        if thread.workflow_id not in (None, request.assistant_id):
+            raise WorkflowConflictError(
+                f"thread {thread_id!r} runs {thread.workflow_id!r}, not {request.assistant_id!r}",
+                code="thread.workflow_mismatch",
+                details={"thread_id": thread_id, "workflow_id": thread.workflow_id},
+            )
+        version = thread.workflow_version or loaded.version
+        if version != loaded.version:
+            loaded = await engine.catalog.load(tenant, request.assistant_id, version)
+        if request.input is not None:
+            loaded.compiled.make_input(request.input)  # validation only: raises early
+        if request.command and "resume" in request.command:
+            state = await engine.get_state(thread_id)
+            if not state.interrupts:
+                raise RunStateError(
+                    f"thread {thread_id!r} has no pending interrupt to resume",
+                    code="run.nothing_to_resume",
+                )
+            pending = [_Pending(i["id"], i["value"]) for i in state.interrupts]
+            _resume_value(loaded.compiled, pending, request.command["resume"])
+        payload = _payload(request, stateless=stateless)
+        async with self.pool.connection() as conn, conn.transaction():
+            await engine.threads.bind(
+                conn,
+                tenant,
+                thread_id,
+                workflow_id=request.assistant_id,
+                workflow_version=version,
+            )
+            active = await self.runs.active_on_thread(conn, tenant, thread_id)
+            if active and request.multitask_strategy == "reject":
+                raise WorkflowConflictError(
+                    f"thread {thread_id!r} is busy with run {active[0].run_id!r}; use "
+                    "multitask_strategy enqueue, interrupt or rollback",
+                    code="run.busy",
+                    details={"thread_id": thread_id, "run_id": active[0].run_id},
+                )
+            if request.multitask_strategy in ("interrupt", "rollback"):
+                for other in active:
+                    await self.runs.request_cancel(
+                        conn, tenant, other.run_id, request.multitask_strategy
+                    )
+            run = await self.runs.insert(
+                conn,
+                tenant,
+                run_id=str(uuid.uuid4()),
+                thread_id=thread_id,
+                assistant_id=request.assistant_id,
+                workflow_version=version,
+                payload=payload,
+                metadata=request.metadata,
+                multitask_strategy=request.multitask_strategy,
+                max_attempts=self.settings.run_max_attempts,
+                after_seconds=request.after_seconds,
+            )
+            for hook in self.on_create:
+                await hook(conn, tenant, run)
+        return run
+
+    @staticmethod
+    def _check_request(request: RunRequest) -> None:
+        problems: list[dict[str, str]] = []
+        if request.input is not None and request.command:
+            problems.append({"pointer": "/command", "message": "give either input or command"})
+        for index, mode in enumerate(request.stream_mode):
+            if mode not in STREAM_MODES and mode != "progress":
+                allowed = ", ".join([*STREAM_MODES, "progress"])
+                problems.append(
+                    {
+                        "pointer": f"/stream_mode/{index}",
+                        "message": f"unsupported stream mode {mode!r} (supported: {allowed})",
+                    }
+                )
+        if request.multitask_strategy not in STRATEGIES:
+            problems.append(
+                {
+                    "pointer": "/multitask_strategy",
+                    "message": "reject, enqueue, interrupt or rollback",
+                }
+            )
+        if problems:
+            raise InvalidInputError(
+                f"invalid run request at {problems[0]['pointer']}: {problems[0]['message']}",
+                code="run.invalid_request",
+                details={"problems": problems},
+            )
+
+    # -- cancel ---------------------------------------------------------------------
+
+    async def cancel(
+        self, tenant: str, thread_id: str, run_id: str, *, action: str = "interrupt"
+    ) -> RunRecord:
+        """Ask a pending or running run to stop (``interrupt`` keeps progress, ``rollback`` undoes).
+
+        Raises:
+            NotFoundError: ``run.not_found``.
+            WorkflowConflictError: ``run.not_active`` when the run already ended.
+        """
+        run = await self.runs.get(tenant, run_id, thread_id=thread_id)
+        async with self.pool.connection() as conn, conn.transaction():
+            updated = await self.runs.request_cancel(conn, tenant, run_id, action)
+        if updated is None:
+            raise WorkflowConflictError(
+                f"run {run_id!r} is {run.status}; only pending or running runs can be cancelled",
+                code="run.not_active",
+                details={"run_id": run_id, "status": run.status},
+            )
+        if updated.status == "interrupted" and action == "rollback":
+            await self.runs.delete(tenant, run_id)
+        if updated.status == "interrupted":
+            engine = self.engine.for_tenant(tenant)
+            thread = await engine.threads.get(tenant, thread_id)
+            if thread.status == "running" and thread.run_id == run_id:
+                await engine.threads.mark(tenant, thread_id, status="idle")
+            await self.bus.publish(
+                run_channel(tenant, run_id), {"done": True, "status": "interrupted"}
+            )
+        return updated
+
+    # -- wait / follow ---------------------------------------------------------------
+
+    async def wait_done(
+        self, tenant: str, run_id: str, *, thread_id: str | None = None
+    ) -> RunRecord:
+        """Wait until a run ends (pushed by the bus; re-checked at each heartbeat)."""
+        sub = self.bus.subscribe(run_channel(tenant, run_id))
+        try:
+            while True:
+                run = await self.runs.get(tenant, run_id, thread_id=thread_id)
+                if run.status in TERMINAL:
+                    return run
+                while True:
+                    message = await sub.get(self.settings.heartbeat_seconds)
+                    if message is None or message.get("done") or message.get("gap"):
+                        break
+        except NotFoundError:
+            raise
+        finally:
+            sub.close()
+
+    async def result(self, tenant: str, run: RunRecord) -> dict[str, Any]:
+        """The body of ``/wait`` and ``/join``: final values, ``__interrupt__`` or ``__error__``."""
+        if run.status == "error" or run.status == "timeout":
+            error = run.error or {}
+            return {
+                "__error__": {
+                    "error": error.get("code", "run.error"),
+                    "message": error.get("message", "the run failed"),
+                }
+            }
+        engine = self.engine.for_tenant(tenant)
+        try:
+            state = await engine.get_state(run.thread_id)
+        except NotFoundError:
+            return {}
+        body: dict[str, Any] = dict(state.values)
+        if state.interrupts:
+            body["__interrupt__"] = list(state.interrupts)
+        return body
+
+    async def follow(
+        self, tenant: str, run_id: str, *, after: int = 0
+    ) -> AsyncIterator[StoredEvent]:
+        """Events of a run after sequence ``after``: replayed from the log, then live.
+
+        Yields :data:`HEARTBEAT` when nothing happened for a heartbeat interval.
+        Ends when the run has ended and every event was delivered.
+        """
+        sub = self.bus.subscribe(run_channel(tenant, run_id))
+        self.active_streams += 1
+        last = after
+        try:
+            for event in await self.events.read(tenant, run_id, after=last):
+                last = event.seq
+                yield event
+            if (await self.runs.get(tenant, run_id)).status in TERMINAL:
+                for event in await self.events.read(tenant, run_id, after=last):
+                    last = event.seq
+                    yield event
+                return
+            while True:
+                message = await sub.get(self.settings.heartbeat_seconds)
+                if message is None:
+                    yield HEARTBEAT
+                    if (await self.runs.get(tenant, run_id)).status not in TERMINAL:
+                        continue
+                    message = {"done": True}
+                if message.get("done") or message.get("gap") or sub.overflowed:
+                    sub.overflowed = False
+                    for event in await self.events.read(tenant, run_id, after=last):
+                        last = event.seq
+                        yield event
+                    if message.get("done"):
+                        return
+                    continue
+                seq = int(message.get("seq", 0))
+                if seq <= last:
+                    continue
+                if seq > last + 1:  # missed some: the log has them
+                    for event in await self.events.read(tenant, run_id, after=last):
+                        last = event.seq
+                        yield event
+                    continue
+                last = seq
+                yield StoredEvent(seq, str(message["event"]), message.get("data"))
+        finally:
+            self.active_streams -= 1
+            sub.close()
+
+
+@dataclass(frozen=True)
+class _Pending:
+    id: str
+    value: Any
+
+
+def _payload(request: RunRequest, *, stateless: bool) -> dict[str, Any]:
+    configurable = dict((request.config or {}).get("configurable") or {})
+    payload: dict[str, Any] = {
+        "input": request.input,
+        "command": request.command,
+        "stream_mode": list(request.stream_mode),
+        "stream_subgraphs": request.stream_subgraphs,
+        "interrupt_before": request.interrupt_before,
+        "interrupt_after": request.interrupt_after,
+        "checkpoint_id": request.checkpoint_id,
+        "durability": request.durability,
+        "configurable": {k: v for k, v in configurable.items() if _plain(v)},
+        "context": request.context,
+        "stateless": stateless,
+        "on_completion": request.on_completion,
+    }
+    return payload
+
+
+def _plain(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
