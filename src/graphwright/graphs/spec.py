@@ -146,6 +146,15 @@ class ApprovalNodeSpec(_NodeBase):
         default_factory=dict, description="Extra values for the approver: name -> CEL."
     )
     writes: str = Field(pattern=FIELD_NAME, description="Object field receiving the decision.")
+    timeout: float | None = Field(
+        default=None,
+        gt=0,
+        le=31_536_000,
+        description="Seconds the gate waits; then it is decided with 'on_timeout'.",
+    )
+    on_timeout: str | None = Field(
+        default=None, description="Decision taken automatically when the timeout expires."
+    )
 
 
 InnerNodeSpec = Annotated[FunctionNodeSpec | SubworkflowNodeSpec, Field(discriminator="kind")]

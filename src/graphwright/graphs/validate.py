@@ -392,6 +392,19 @@ class _Checker:
             self.add("approval.duplicate_decision", where + "/decisions", "decisions repeat")
         for index, field_name in enumerate(node.editable):
             self.check_field(field_name, where + pointer("editable", index), role="editable field")
+        if (node.timeout is None) != (node.on_timeout is None):
+            self.add(
+                "approval.timeout_incomplete",
+                where + ("/on_timeout" if node.on_timeout is None else "/timeout"),
+                "'timeout' and 'on_timeout' go together",
+            )
+        if node.on_timeout is not None and node.on_timeout not in node.decisions:
+            self.add(
+                "approval.unknown_decision",
+                where + "/on_timeout",
+                f"'on_timeout' must be one of the decisions ({', '.join(node.decisions)})",
+                suggest(node.on_timeout, node.decisions),
+            )
         if node.editable and "edit" not in node.decisions:
             self.add(
                 "approval.editable_without_edit",

@@ -43,6 +43,8 @@ class ApprovalGate:
             "decisions": list(self.spec.decisions),
             "editable": list(self.spec.editable),
             "show": {k: e.evaluate(context) for k, e in self.show.items()},
+            "timeout": self.spec.timeout,
+            "on_timeout": self.spec.on_timeout,
         }
 
     def run(self, context: Mapping[str, Any]) -> dict[str, Any]:

@@ -6,20 +6,31 @@ with Redis, so tests exercise the real process, sockets and SSE framing.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 import pytest
+from langgraph_sdk import get_client
+from langgraph_sdk.client import LangGraphClient
+
+from tests.integration.service.workflows import chain
 
 REDIS_URL = os.environ.get("GW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+NODES = Path(__file__).resolve().parent / "_service_nodes.py"
+TEST_WORKFLOWS = {
+    "svc-chain": chain("svc-chain", ["one", "two", "three"]),
+    "svc-gated": chain("svc-gated", ["first", "last"], approval=True),
+}
 
 
 def free_port() -> int:
@@ -37,6 +48,7 @@ class Server:
     process: subprocess.Popen[bytes]
     env: dict[str, str]
     log: Path
+    handle: BinaryIO
 
     def stop(self) -> None:
         """Terminate (SIGTERM, then SIGKILL) and wait."""
@@ -47,6 +59,7 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
+        self.handle.close()
 
 
 def server_env(database_url: str, tenant: str = "default", **extra: str) -> dict[str, str]:
@@ -60,6 +73,7 @@ def server_env(database_url: str, tenant: str = "default", **extra: str) -> dict
             "GW_LEASE_SECONDS": "3",
             "GW_HEARTBEAT_SECONDS": "2",
             "GW_DRAIN_SECONDS": "5",
+            "GW_REGISTRY_MODULES": f"graphwright.examples,{NODES}",
         }
     )
     env.update(extra)
@@ -74,12 +88,13 @@ def start_server(env: dict[str, str], log: Path, *, command: str = "serve") -> S
     handle = log.open("wb")
     process = subprocess.Popen([str(script), command], env=env, stdout=handle, stderr=handle)
     url = f"http://127.0.0.1:{port}"
-    server = Server(url=url, process=process, env=env, log=log)
+    server = Server(url=url, process=process, env=env, log=log, handle=handle)
     if command != "serve":
         return server
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            handle.close()
             raise RuntimeError(f"server exited early:\n{log.read_text()[-4000:]}")
         try:
             if httpx.get(url + "/openapi.json", timeout=1).status_code == 200:
@@ -90,8 +105,8 @@ def start_server(env: dict[str, str], log: Path, *, command: str = "serve") -> S
     raise RuntimeError(f"server did not start:\n{log.read_text()[-4000:]}")
 
 
-def publish_examples(env: dict[str, str]) -> None:
-    """Publish every example workflow with the CLI (subworkflows first)."""
+def publish_examples(env: dict[str, str], folder: Path) -> None:
+    """Publish every example workflow and the test workflows with the CLI."""
     script = Path(sys.executable).parent / "graphwright"
     files = [
         EXAMPLES / name
@@ -103,17 +118,31 @@ def publish_examples(env: dict[str, str]) -> None:
             "draft-review-loop.json",
         )
     ]
-    subprocess.run(
-        [str(script), "publish", *map(str, files)], env=env, check=True, capture_output=True
+    for workflow_id, doc in TEST_WORKFLOWS.items():
+        path = folder / f"{workflow_id}.json"
+        path.write_text(json.dumps(doc))
+        files.append(path)
+    done = subprocess.run(
+        [str(script), "publish", *map(str, files)], env=env, capture_output=True, check=False
     )
+    if done.returncode != 0:
+        raise RuntimeError(f"publishing failed: {done.stderr.decode()[-4000:]}")
 
 
 @pytest.fixture(scope="session")
 def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One live server for the session, examples published, 4 run slots, Redis fan-out."""
     env = server_env(database_url, GW_WORKERS="4")
-    publish_examples(env)
-    log = tmp_path_factory.mktemp("server") / "server.log"
+    folder = tmp_path_factory.mktemp("server")
+    publish_examples(env, folder)
+    log = folder / "server.log"
     running = start_server(env, log)
     yield running
     running.stop()
+
+
+@pytest.fixture
+async def client(server: Server) -> AsyncIterator[LangGraphClient]:
+    """The official LangGraph SDK client on the live server (closed after the test)."""
+    async with get_client(url=server.url) as sdk:
+        yield sdk

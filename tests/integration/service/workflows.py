@@ -1,0 +1,52 @@
+"""Workflow documents used by the service tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def chain(workflow_id: str, labels: list[str], *, approval: bool = False) -> dict[str, Any]:
+    """A chain of ``svc.step`` nodes (label, token, marks file, seconds from state)."""
+    nodes: dict[str, Any] = {}
+    for label in labels:
+        nodes[label] = {
+            "kind": "function",
+            "ref": "svc.step",
+            "inputs": {
+                "label": f"'{label}'",
+                "token": "state.token",
+                "marks": "state.marks",
+                "seconds": f"state.delays.{label}",
+            },
+        }
+    order = list(labels)
+    if approval:
+        nodes["gate"] = {
+            "kind": "approval",
+            "prompt": "Continue ${state.token}?",
+            "decisions": ["approve", "reject"],
+            "writes": "review",
+        }
+        order.insert(len(order) // 2 or 1, "gate")
+    edges = [{"from": "START", "to": order[0]}]
+    edges += [{"from": a, "to": b} for a, b in zip(order, order[1:], strict=False)]
+    edges.append({"from": order[-1], "to": "END"})
+    return {
+        "dsl": "graphwright/v1",
+        "id": workflow_id,
+        "state": {
+            "token": {"type": "string", "default": ""},
+            "marks": {"type": "string", "default": ""},
+            "delays": {
+                "type": "object",
+                "default": {label: 0.0 for label in labels},
+            },
+            "trail": {"type": "array", "items": {"type": "string"}, "reducer": "extend"},
+            "review": {"type": "object", "nullable": True},
+        },
+        "input": ["token", "marks", "delays"],
+        "output": ["trail", "review"],
+        "nodes": nodes,
+        "edges": edges,
+        "limits": {"max_steps": 50},
+    }
