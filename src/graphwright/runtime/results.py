@@ -93,6 +93,7 @@ class RunResult:
     values: dict[str, Any]
     approvals: tuple[PendingApproval, ...] = ()
     error: dict[str, Any] | None = None
+    interrupts: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form."""

@@ -250,6 +250,8 @@ class RunService:
 
     async def result(self, tenant: str, run: RunRecord) -> dict[str, Any]:
         """The body of ``/wait`` and ``/join``: final values, ``__interrupt__`` or ``__error__``."""
+        if run.result is not None:
+            return run.result
         if run.status == "error" or run.status == "timeout":
             error = run.error or {}
             return {

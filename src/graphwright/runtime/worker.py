@@ -242,7 +242,12 @@ class WorkerPool:
         for hook in self.hooks:
             await hook(engine, run, result)
         await self.runs.finish(
-            run.tenant_id, run.run_id, owner=self.owner, status=status, error=result.error
+            run.tenant_id,
+            run.run_id,
+            owner=self.owner,
+            status=status,
+            error=result.error,
+            result=_result_body(result),
         )
         return status
 
@@ -350,3 +355,19 @@ class WorkerPool:
         )
         writer.emit("error", {"error": error["code"], "message": error["message"]})
         await writer.close("error")
+
+
+def _result_body(result: RunResult) -> dict[str, Any]:
+    """The ``/wait`` body: final values, with ``__interrupt__`` or ``__error__``."""
+    if result.status == "failed":
+        error = result.error or {}
+        return {
+            "__error__": {
+                "error": error.get("code", "run.error"),
+                "message": error.get("message", "the run failed"),
+            }
+        }
+    body: dict[str, Any] = jsonable(dict(result.values))
+    if result.interrupts:
+        body["__interrupt__"] = list(result.interrupts)
+    return body

@@ -31,7 +31,7 @@ CANCEL_CHANNEL = "gw_run_cancel"
 _COLUMNS = (
     "tenant_id, run_id, thread_id, assistant_id, workflow_version, status, payload, metadata,"
     " multitask_strategy, attempts, max_attempts, lease_owner, lease_expires_at, not_before,"
-    " cancel_action, error, created_at, updated_at"
+    " cancel_action, error, created_at, updated_at, result"
 )
 
 
@@ -63,6 +63,7 @@ class RunRecord:
     error: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
+    result: dict[str, Any] | None = None
 
 
 def _record(row: Mapping[str, Any]) -> RunRecord:
@@ -205,17 +206,19 @@ class RunStore:
         owner: str | None,
         status: RunStatus,
         error: Mapping[str, Any] | None = None,
+        result: Mapping[str, Any] | None = None,
     ) -> bool:
         """End a run (only while ``owner`` holds it, when given); False if not owned."""
         async with self._pool.connection() as conn:
             cur = await conn.execute(
-                "update gw_runs set status = %s, error = %s, lease_owner = null,"
+                "update gw_runs set status = %s, error = %s, result = %s, lease_owner = null,"
                 " lease_expires_at = null, updated_at = now()"
                 " where tenant_id = %s and run_id = %s"
                 " and (%s::text is null or lease_owner = %s::text) returning run_id",
                 (
                     status,
                     None if error is None else Jsonb(dict(error)),
+                    None if result is None else Jsonb(dict(result)),
                     tenant,
                     run_id,
                     owner,

@@ -14,7 +14,15 @@ from psycopg.types.json import Jsonb
 from graphwright.errors import NotFoundError, RunStateError, WorkflowConflictError
 from graphwright.store.pool import Pool
 
-__all__ = ["KEEP", "THREAD_STATUSES", "Keep", "ThreadRecord", "ThreadStatus", "ThreadStore"]
+__all__ = [
+    "KEEP",
+    "THREAD_STATUSES",
+    "Keep",
+    "ThreadRecord",
+    "ThreadSortBy",
+    "ThreadStatus",
+    "ThreadStore",
+]
 
 ThreadStatus = Literal["idle", "running", "interrupted", "completed", "failed"]
 THREAD_STATUSES: Final[tuple[ThreadStatus, ...]] = get_args(ThreadStatus)
@@ -24,6 +32,9 @@ _COLUMNS = (
     " created_at, updated_at, lease_owner, lease_expires_at"
 )
 _CLAIM_ATTEMPTS = 3
+
+ThreadSortBy = Literal["thread_id", "status", "created_at", "updated_at"]
+_SORTABLE: Final[frozenset[str]] = frozenset(get_args(ThreadSortBy))
 
 
 class Keep(enum.Enum):
@@ -403,6 +414,154 @@ class ThreadStore:
             rows = await cur.fetchall()
         return [_record(row) for row in rows]
 
+    # -- LangGraph Server thread API -------------------------------------------------
+
+    async def search(
+        self,
+        tenant: str,
+        *,
+        statuses: Collection[ThreadStatus] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        ids: Collection[str] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        sort_by: ThreadSortBy = "created_at",
+        sort_order: Literal["asc", "desc"] = "desc",
+    ) -> builtins.list[ThreadRecord]:
+        """Return one page of the tenant's threads, filtered and sorted.
+
+        Args:
+            tenant: Tenant whose threads are searched.
+            statuses: Only threads with one of these statuses.
+            metadata: Only threads whose metadata contains this object (``@>``, GIN index).
+            ids: Only these thread ids.
+            limit: Page size, 1 to 1000.
+            offset: Threads to skip.
+            sort_by: ``thread_id``, ``status``, ``created_at`` or ``updated_at``.
+            sort_order: ``asc`` or ``desc`` (ties broken by thread id).
+
+        Raises:
+            ValueError: ``limit``, ``offset`` or ``sort_by`` is out of range.
+        """
+        if not 1 <= limit <= 1000 or offset < 0:
+            raise ValueError(f"limit must be 1..1000 and offset >= 0, got {limit}, {offset}")
+        if sort_by not in _SORTABLE:
+            raise ValueError(f"cannot sort threads by {sort_by!r}")
+        where, params = _search_filter(tenant, statuses, metadata, ids)
+        direction = "asc" if sort_order == "asc" else "desc"
+        query = (
+            f"select {_COLUMNS} from gw_threads where {where}"
+            f" order by {sort_by} {direction}, thread_id {direction} limit %s offset %s"
+        )
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(query, [*params, limit, offset])
+            rows = await cur.fetchall()
+        return [_record(row) for row in rows]
+
+    async def count(
+        self,
+        tenant: str,
+        *,
+        statuses: Collection[ThreadStatus] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        ids: Collection[str] | None = None,
+    ) -> int:
+        """Count the tenant's threads matching the filters of :meth:`search`."""
+        where, params = _search_filter(tenant, statuses, metadata, ids)
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(f"select count(*) as n from gw_threads where {where}", params)
+            row = await cur.fetchone()
+        return int(row["n"]) if row else 0
+
+    async def update_metadata(
+        self, tenant: str, thread_id: str, metadata: Mapping[str, Any]
+    ) -> ThreadRecord:
+        """Merge ``metadata`` into a thread's metadata (top-level keys are replaced).
+
+        Raises:
+            NotFoundError: ``thread.not_found``.
+        """
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "update gw_threads set metadata = metadata || %s, updated_at = now()"
+                " where tenant_id = %s and thread_id = %s returning " + _COLUMNS,
+                (Jsonb(dict(metadata)), tenant, thread_id),
+            )
+            row = await cur.fetchone()
+        if row is None:
+            raise _thread_not_found(thread_id)
+        return _record(row)
+
+    async def settle_status(
+        self, tenant: str, thread_id: str, status: ThreadStatus
+    ) -> ThreadRecord | None:
+        """Set the status of a thread that is not running (None if it is, or is gone).
+
+        For state edits outside runs: a run that started meanwhile keeps its status.
+        """
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "update gw_threads set status = %s, updated_at = now()"
+                " where tenant_id = %s and thread_id = %s and status <> 'running'"
+                " returning " + _COLUMNS,
+                (status, tenant, thread_id),
+            )
+            row = await cur.fetchone()
+        return None if row is None else _record(row)
+
+    async def delete_with_runs(self, tenant: str, thread_id: str) -> None:
+        """Delete a thread with its runs, their events and its approval records.
+
+        One transaction locks the thread and its runs first, so no run can be
+        queued or claimed on it meanwhile. Checkpoints are the caller's to delete.
+
+        Raises:
+            NotFoundError: ``thread.not_found``.
+            WorkflowConflictError: ``thread.busy`` while a run is pending or running
+                (``details["run_id"]`` names it), or the thread is held by a live run.
+        """
+        async with self._pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                "select status, run_id, coalesce(lease_expires_at, 'infinity') > now() as held"
+                " from gw_threads where tenant_id = %s and thread_id = %s for update",
+                (tenant, thread_id),
+            )
+            thread = await cur.fetchone()
+            if thread is None:
+                raise _thread_not_found(thread_id)
+            cur = await conn.execute(
+                "select run_id, status from gw_runs where tenant_id = %s and thread_id = %s"
+                " for update",
+                (tenant, thread_id),
+            )
+            runs = await cur.fetchall()
+            active = [r["run_id"] for r in runs if r["status"] in ("pending", "running")]
+            if active or (thread["status"] == "running" and thread["held"]):
+                holder = active[0] if active else thread["run_id"]
+                raise WorkflowConflictError(
+                    f"thread {thread_id!r} is busy with run {holder!r}; cancel it first",
+                    code="thread.busy",
+                    details={"thread_id": thread_id, "run_id": holder},
+                )
+            run_ids = [r["run_id"] for r in runs]
+            if run_ids:
+                await conn.execute(
+                    "delete from gw_run_events where tenant_id = %s and run_id = any(%s)",
+                    (tenant, run_ids),
+                )
+                await conn.execute(
+                    "delete from gw_runs where tenant_id = %s and thread_id = %s",
+                    (tenant, thread_id),
+                )
+            await conn.execute(
+                "delete from gw_approvals where tenant_id = %s and thread_id = %s",
+                (tenant, thread_id),
+            )
+            await conn.execute(
+                "delete from gw_threads where tenant_id = %s and thread_id = %s",
+                (tenant, thread_id),
+            )
+
 
 def _claim_refused(
     thread_id: str, current: dict[str, Any], allowed: Sequence[str]
@@ -420,6 +579,27 @@ def _claim_refused(
         code="run.invalid_state",
         details={"thread_id": thread_id, "status": status, "allowed": allowed},
     )
+
+
+def _search_filter(
+    tenant: str,
+    statuses: Collection[ThreadStatus] | None,
+    metadata: Mapping[str, Any] | None,
+    ids: Collection[str] | None,
+) -> tuple[str, builtins.list[Any]]:
+    """WHERE clause and parameters of :meth:`ThreadStore.search` / :meth:`ThreadStore.count`."""
+    where = "tenant_id = %s"
+    params: builtins.list[Any] = [tenant]
+    if statuses is not None:
+        where += " and status = any(%s)"
+        params.append(builtins.list(statuses))
+    if metadata:
+        where += " and metadata @> %s"
+        params.append(Jsonb(dict(metadata)))
+    if ids is not None:
+        where += " and thread_id = any(%s)"
+        params.append(builtins.list(ids))
+    return where, params
 
 
 def _record(row: dict[str, Any]) -> ThreadRecord:

@@ -136,7 +136,7 @@ async def test_reject_strategy_gives_409_and_enqueue_runs_in_order(
 async def test_interrupt_strategy_cancels_the_running_run(
     server: Server, client: LangGraphClient, tmp_path: Path
 ) -> None:
-    """multitask_strategy=interrupt stops the running run (status interrupted) and runs the new one."""
+    """multitask_strategy=interrupt stops the running run (interrupted) and runs the new one."""
     thread = await client.threads.create()
     marks = tmp_path / "marks"
     first = await client.runs.create(
@@ -256,9 +256,9 @@ async def test_unknown_ids_are_404_problems(server: Server) -> None:
     )
 
 
-async def _until(check: Any, timeout: float = 30.0) -> None:
+async def _until(check: Any, limit: float = 30.0) -> None:
     """Wait (polling a local file, not the service) until ``check()`` is true."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + limit
     while not check():
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not reached in time")

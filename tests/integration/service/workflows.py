@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 
@@ -29,7 +30,7 @@ def chain(workflow_id: str, labels: list[str], *, approval: bool = False) -> dic
         }
         order.insert(len(order) // 2 or 1, "gate")
     edges = [{"from": "START", "to": order[0]}]
-    edges += [{"from": a, "to": b} for a, b in zip(order, order[1:], strict=False)]
+    edges += [{"from": a, "to": b} for a, b in itertools.pairwise(order)]
     edges.append({"from": order[-1], "to": "END"})
     return {
         "dsl": "graphwright/v1",
