@@ -27,20 +27,35 @@ class BodyLimit:
             await _too_large(send, self.max_bytes)
             return
         seen = 0
+        exceeded = False
+        responded = False
 
         async def limited() -> Message:
-            nonlocal seen
+            nonlocal seen, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
+                    exceeded = True
                     raise _TooLarge
             return message
 
+        async def guarded_send(message: Message) -> None:
+            # Once the limit is exceeded, whatever the app answers (a parse error)
+            # is replaced by one 413 problem response.
+            nonlocal responded
+            if not exceeded:
+                await send(message)
+                return
+            if not responded:
+                responded = True
+                await _too_large(send, self.max_bytes)
+
         try:
-            await self.app(scope, limited, send)
+            await self.app(scope, limited, guarded_send)
         except _TooLarge:
-            await _too_large(send, self.max_bytes)
+            if not responded:
+                await _too_large(send, self.max_bytes)
 
 
 class _TooLarge(Exception):

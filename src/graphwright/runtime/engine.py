@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, cast
 
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
@@ -628,14 +628,16 @@ class Engine:
     ) -> StateSnapshot:
         """The snapshot as a client may see it: public ids, document fields only."""
         values = snap.values if isinstance(snap.values, dict) else {}
-        return snap._replace(
+        metadata: Any = snap.metadata
+        if metadata is not None:
+            metadata = {k: v for k, v in metadata.items() if not str(k).startswith("gw_")}
+        public: StateSnapshot = snap._replace(
             values=loaded.compiled.state.dump(values) if snap.metadata is not None else {},
-            config=_public_config(snap.config, thread_id),
-            parent_config=_public_config(snap.parent_config, thread_id),
-            metadata=None
-            if snap.metadata is None
-            else {k: v for k, v in snap.metadata.items() if not str(k).startswith("gw_")},
+            config=cast(Any, _public_config(snap.config, thread_id)),
+            parent_config=cast(Any, _public_config(snap.parent_config, thread_id)),
+            metadata=metadata,
         )
+        return public
 
     # -- internals ---------------------------------------------------------------
 

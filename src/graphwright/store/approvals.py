@@ -216,8 +216,9 @@ class ApprovalStore:
         created: list[ApprovalRecord] = []
         async with self._pool.connection() as conn, conn.transaction():
             for gate in pending:
-                cur = await conn.execute(_UPSERT, _upsert_params(tenant, thread_id, run_id,
-                                                                 workflow_id, gate))
+                cur = await conn.execute(
+                    _UPSERT, _upsert_params(tenant, thread_id, run_id, workflow_id, gate)
+                )
                 row = await cur.fetchone()
                 if row is None:
                     continue

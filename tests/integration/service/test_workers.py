@@ -155,3 +155,34 @@ async def test_burst_of_500_runs_each_completes_exactly_once(
     assert set(per_token.values()) == {1}
     workers_used = {line[2] for line in lines(marks)}
     assert len(workers_used) == 2
+
+
+async def test_cancel_reaches_the_worker_process(cluster: Cluster, tmp_path: Path) -> None:
+    """A cancel sent to the API process stops the run in whichever worker process runs it."""
+    marks = tmp_path / "marks"
+    async with get_client(url=cluster.api.url) as client:
+        thread = await client.threads.create()
+        run = await client.runs.create(
+            thread["thread_id"], "svc-chain", input=chain_input(marks, "x", two=30.0)
+        )
+        await _until(lambda: any(line[1] == "one" for line in lines(marks)))
+        await client.runs.cancel(thread["thread_id"], run["run_id"], wait=True)
+        stopped = await client.runs.get(thread["thread_id"], run["run_id"])
+    assert stopped["status"] == "interrupted"
+    assert [line[1] for line in lines(marks)] == ["one"]
+
+
+async def test_after_seconds_delays_the_start(cluster: Cluster, tmp_path: Path) -> None:
+    """A run with after_seconds stays pending until then, then runs (no polling needed)."""
+    marks = tmp_path / "marks"
+    async with get_client(url=cluster.api.url) as client:
+        thread = await client.threads.create()
+        run = await client.runs.create(
+            thread["thread_id"], "svc-chain", input=chain_input(marks, "later"), after_seconds=2
+        )
+        await asyncio.sleep(1.0)
+        early = await client.runs.get(thread["thread_id"], run["run_id"])
+        await client.runs.join(thread["thread_id"], run["run_id"])
+        late = await client.runs.get(thread["thread_id"], run["run_id"])
+    assert early["status"] == "pending"
+    assert late["status"] == "success"

@@ -49,9 +49,7 @@ class AssistantSearchBody(AssistantCountBody):
 
     limit: int = Field(default=10, ge=1, le=1000)
     offset: int = Field(default=0, ge=0)
-    sort_by: Literal["assistant_id", "graph_id", "name", "created_at", "updated_at"] = (
-        "created_at"
-    )
+    sort_by: Literal["assistant_id", "graph_id", "name", "created_at", "updated_at"] = "created_at"
     sort_order: Literal["asc", "desc"] = "desc"
     select: Annotated[list[str] | None, Field(max_length=20)] = None
 
@@ -135,7 +133,9 @@ async def search_assistants(
     ``X-Pagination-Next`` holds the next offset when more results exist.
     """
     found = await _matching(services.engine.for_tenant(tenant), tenant, body)
-    found.sort(key=lambda a: (a[body.sort_by], a["assistant_id"]), reverse=body.sort_order == "desc")
+    found.sort(
+        key=lambda a: (a[body.sort_by], a["assistant_id"]), reverse=body.sort_order == "desc"
+    )
     page = found[body.offset : body.offset + body.limit]
     headers = {"X-Pagination-Total": str(len(found))}
     if body.offset + body.limit < len(found):
@@ -208,7 +208,9 @@ async def list_versions(
     )
     items = [assistant_json(v) for v in reversed(versions)]
     if body.metadata:
-        items = [i for i in items if all(i["metadata"].get(k) == v for k, v in body.metadata.items())]
+        items = [
+            i for i in items if all(i["metadata"].get(k) == v for k, v in body.metadata.items())
+        ]
     for item in items:
         del item["updated_at"]  # an AssistantVersion has no updated_at
     return items[body.offset : body.offset + body.limit]
@@ -305,4 +307,3 @@ def _fields_schema(
     if required:
         out["required"] = required
     return out
-

@@ -145,9 +145,7 @@ async def _thread(engine: Engine, tenant: str, thread_id: str) -> dict[str, Any]
     return thread_json(record, await engine.snapshot(thread_id))
 
 
-async def _snapshots(
-    engine: Engine, records: Sequence[ThreadRecord]
-) -> list[StateSnapshot | None]:
+async def _snapshots(engine: Engine, records: Sequence[ThreadRecord]) -> list[StateSnapshot | None]:
     """Current snapshots of a page of threads (None for one deleted meanwhile)."""
     limit = asyncio.Semaphore(_STATE_READS)
 
@@ -209,9 +207,13 @@ async def search_threads(
         sort_order=body.sort_order,
     )
     select = body.select
-    needs_state = not select or any(s in ("values", "interrupts") or s.startswith("values.") for s in select)
+    needs_state = not select or any(
+        s in ("values", "interrupts") or s.startswith("values.") for s in select
+    )
     snapshots = await _snapshots(engine, records) if needs_state else [None] * len(records)
-    return [select_fields(thread_json(r, s), select) for r, s in zip(records, snapshots, strict=True)]
+    return [
+        select_fields(thread_json(r, s), select) for r, s in zip(records, snapshots, strict=True)
+    ]
 
 
 @router.post("/threads/count")
