@@ -12,6 +12,7 @@ deciders exactly one wins; the others roll back and get ``approval.already_decid
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import dataclasses
 import datetime as dt
@@ -185,18 +186,18 @@ class ApprovalService:
     # -- hooks -----------------------------------------------------------------------
 
     async def record_run_end(self, engine: Engine, run: RunRecord, result: RunResult) -> None:
-        """Worker hook: make the thread's pending approval rows match its pending gates."""
-        pending: list[NewApproval] = []
-        keep: list[str] = []
-        if result.status != "completed":  # a completed thread has no pending interrupt
-            state = await engine.get_state(run.thread_id)
-            for interrupt in state.interrupts:
-                gate = pending_gate(str(interrupt["id"]), interrupt["value"])
-                if gate is not None:
-                    pending.append(await self._with_timeout(engine, run, gate))
-            if result.status != "interrupted":
-                # A failed run records no new gates but keeps those still pending.
-                keep, pending = [g.approval_id for g in pending], []
+        """Worker hook: make the thread's pending approval rows match its pending gates.
+
+        When the gates cannot be read (a workflow error), that is logged and the
+        rows are left alone: the run's outcome is checkpointed already and must not
+        be run again for bookkeeping. Database errors propagate (the run is then
+        finished by whichever worker re-claims it).
+        """
+        try:
+            pending, keep = await self._gates(engine, run, result)
+        except GraphwrightError as exc:
+            log.error("run %s: cannot read its approval gates: %s", run.run_id, exc)
+            return
         synced = await self.store.sync_thread(
             run.tenant_id,
             run.thread_id,
@@ -264,6 +265,24 @@ class ApprovalService:
 
     # -- internals -------------------------------------------------------------------
 
+    async def _gates(
+        self, engine: Engine, run: RunRecord, result: RunResult
+    ) -> tuple[builtins.list[NewApproval], builtins.list[str]]:
+        """The gates to record and the approval ids to keep pending after a run."""
+        if result.status == "interrupted":
+            pending: builtins.list[NewApproval] = []
+            for interrupt in result.interrupts:
+                gate = pending_gate(str(interrupt["id"]), interrupt["value"])
+                if gate is not None:
+                    pending.append(await self._with_timeout(engine, run, gate))
+            return pending, []
+        if result.status == "failed":
+            # A failed run records no gate, but rows still pending in the checkpoint
+            # (a branch that failed beside a waiting gate) stay pending.
+            state = await engine.get_state(run.thread_id)
+            return [], [str(i["id"]) for i in state.interrupts]
+        return [], []
+
     async def _with_timeout(self, engine: Engine, run: RunRecord, gate: NewApproval) -> NewApproval:
         """Fill the gate's timeout from its spec when its interrupt value has none."""
         if "timeout" in gate.payload:
@@ -292,8 +311,7 @@ class ApprovalService:
             parse_decision(answer, found[0], found[1])
         elif answer.get("decision") not in record.decisions:
             raise ApprovalError(
-                f"decision {answer.get('decision')!r} is not one of "
-                f"{', '.join(record.decisions)}",
+                f"decision {answer.get('decision')!r} is not one of {', '.join(record.decisions)}",
                 details={"allowed": record.decisions},
             )
 
@@ -303,6 +321,7 @@ class ApprovalService:
         request = RunRequest(
             assistant_id=record.workflow_id,
             command={"resume": {record.approval_id: answer}},
+            metadata={"approval_id": record.approval_id},
             multitask_strategy="enqueue",
         )
         token = _source.set(source)

@@ -282,42 +282,51 @@ class RunService:
         self.active_streams += 1
         last = after
         try:
-            for event in await self.events.read(tenant, run_id, after=last):
-                last = event.seq
+            async for event in self._follow(tenant, run_id, sub, last):
                 yield event
-            if (await self.runs.get(tenant, run_id)).status in TERMINAL:
-                for event in await self.events.read(tenant, run_id, after=last):
-                    last = event.seq
-                    yield event
-                return
-            while True:
-                message = await sub.get(self.settings.heartbeat_seconds)
-                if message is None:
-                    yield HEARTBEAT
-                    if (await self.runs.get(tenant, run_id)).status not in TERMINAL:
-                        continue
-                    message = {"done": True}
-                if message.get("done") or message.get("gap") or sub.overflowed:
-                    sub.overflowed = False
-                    for event in await self.events.read(tenant, run_id, after=last):
-                        last = event.seq
-                        yield event
-                    if message.get("done"):
-                        return
-                    continue
-                seq = int(message.get("seq", 0))
-                if seq <= last:
-                    continue
-                if seq > last + 1:  # missed some: the log has them
-                    for event in await self.events.read(tenant, run_id, after=last):
-                        last = event.seq
-                        yield event
-                    continue
-                last = seq
-                yield StoredEvent(seq, str(message["event"]), message.get("data"))
+        except NotFoundError:
+            return  # the run was rolled back (deleted) while followed: the stream ends
         finally:
             self.active_streams -= 1
             sub.close()
+
+    async def _follow(
+        self, tenant: str, run_id: str, sub: Any, last: int
+    ) -> AsyncIterator[StoredEvent]:
+        for event in await self.events.read(tenant, run_id, after=last):
+            last = event.seq
+            yield event
+        if (await self.runs.get(tenant, run_id)).status in TERMINAL:
+            for event in await self.events.read(tenant, run_id, after=last):
+                last = event.seq
+                yield event
+            return
+        while True:
+            message = await sub.get(self.settings.heartbeat_seconds)
+            if message is None:
+                yield HEARTBEAT
+                if (await self.runs.get(tenant, run_id)).status not in TERMINAL:
+                    continue
+                message = {"done": True}
+            if message.get("done") or message.get("gap") or sub.overflowed:
+                sub.overflowed = False
+                for event in await self.events.read(tenant, run_id, after=last):
+                    last = event.seq
+                    yield event
+                if message.get("done"):
+                    return
+                continue
+            seq = int(message.get("seq", 0))
+            if seq <= last:
+                continue
+            if seq > last + 1:  # missed some: the log has them
+                for event in await self.events.read(tenant, run_id, after=last):
+                    last = event.seq
+                    yield event
+                if seq <= last:
+                    continue
+            last = seq
+            yield StoredEvent(seq, str(message["event"]), message.get("data"))
 
 
 @dataclass(frozen=True)

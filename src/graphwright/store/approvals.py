@@ -214,42 +214,24 @@ class ApprovalStore:
         ``cancelled`` (the thread moved on without them).
         """
         created: list[ApprovalRecord] = []
-        async with self._pool.connection() as conn, conn.transaction():
+        # One statement per change writes the rows and their audit entries together,
+        # so a run that ended with no gate costs a single round trip.
+        async with self._pool.connection() as conn:
             for gate in pending:
                 cur = await conn.execute(
-                    _UPSERT, _upsert_params(tenant, thread_id, run_id, workflow_id, gate)
+                    _RECORD, _upsert_params(tenant, thread_id, run_id, workflow_id, gate)
                 )
-                row = await cur.fetchone()
-                if row is None:
-                    continue
-                record = _record(row)
-                created.append(record)
-                await self.audit(
-                    conn,
-                    tenant,
-                    actor="system",
-                    action="approval.requested",
-                    subject=_subject(record.approval_id),
-                    details=_details(record),
-                )
-            still = sorted({g.approval_id for g in pending} | set(keep))
+                created += [_record(r) for r in await cur.fetchall()]
             cur = await conn.execute(
-                "update gw_approvals set status = 'cancelled', decided_at = now(),"
-                " decided_by = 'system:superseded', sweep_until = null"
-                " where tenant_id = %s and thread_id = %s and status = 'pending'"
-                " and not (approval_id = any(%s)) returning " + _COLUMNS,
-                (tenant, thread_id, still),
+                _SUPERSEDE,
+                {
+                    "tenant": tenant,
+                    "thread": thread_id,
+                    "still": sorted({g.approval_id for g in pending} | set(keep)),
+                    "run": run_id,
+                },
             )
             cancelled = [_record(r) for r in await cur.fetchall()]
-            for record in cancelled:
-                await self.audit(
-                    conn,
-                    tenant,
-                    actor="system:superseded",
-                    action="approval.cancelled",
-                    subject=_subject(record.approval_id),
-                    details={**_details(record), "by_run_id": run_id},
-                )
         return SyncResult(created=created, cancelled=cancelled)
 
     # -- reading ---------------------------------------------------------------------
@@ -535,6 +517,29 @@ _UPSERT = (
     " where gw_approvals.thread_id = excluded.thread_id"
     "  and gw_approvals.run_id <> excluded.run_id and gw_approvals.status <> 'pending'"
     " returning " + _COLUMNS
+)
+
+_AUDIT_COLUMNS = "tenant_id, actor, action, subject, details"
+_AUDIT_DETAILS = (
+    "jsonb_build_object('approval_id', approval_id, 'thread_id', thread_id, 'run_id', run_id,"
+    " 'workflow_id', workflow_id, 'node', node, 'resume_run_id', resume_run_id)"
+)
+_RECORD = (
+    f"with requested as ({_UPSERT}),"
+    f" logged as (insert into gw_audit ({_AUDIT_COLUMNS})"
+    f"  select tenant_id, 'system', 'approval.requested', 'approval:' || approval_id,"
+    f"  {_AUDIT_DETAILS} from requested)"
+    f" select {_COLUMNS} from requested"
+)
+_SUPERSEDE = (
+    "with cancelled as (update gw_approvals set status = 'cancelled', decided_at = now(),"
+    "  decided_by = 'system:superseded', sweep_until = null"
+    "  where tenant_id = %(tenant)s and thread_id = %(thread)s and status = 'pending'"
+    f"  and not (approval_id = any(%(still)s::text[])) returning {_COLUMNS}),"
+    f" logged as (insert into gw_audit ({_AUDIT_COLUMNS})"
+    "  select tenant_id, 'system:superseded', 'approval.cancelled', 'approval:' || approval_id,"
+    f"  {_AUDIT_DETAILS} || jsonb_build_object('by_run_id', %(run)s::text) from cancelled)"
+    f" select {_COLUMNS} from cancelled"
 )
 
 

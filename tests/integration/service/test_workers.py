@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -46,23 +47,36 @@ class Cluster:
         return worker
 
 
-@pytest.fixture
-async def cluster(create_database: CreateDatabase, tmp_path: Path) -> AsyncIterator[Cluster]:
-    """API (no run slots) + two worker processes (4 slots each), 2-second leases."""
+@pytest.fixture(scope="module")
+async def shared_cluster(
+    create_database: CreateDatabase, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Cluster]:
+    """API (no run slots) + worker processes (4 slots each), 2-second leases."""
     url = await create_database()
+    folder = tmp_path_factory.mktemp("cluster")
     env = server_env(url, GW_WORKERS="0", GW_LEASE_SECONDS="2")
-    publish_examples(env, tmp_path)
-    api = start_server(env, tmp_path / "api.log")
+    publish_examples(env, folder)
+    api = start_server(env, folder / "api.log")
     worker_env = {**env, "GW_WORKERS": "4"}
-    built = Cluster(api=api, workers=[], env=worker_env, folder=tmp_path)
-    built.add_worker("worker-a")
-    built.add_worker("worker-b")
+    built = Cluster(api=api, workers=[], env=worker_env, folder=folder)
     try:
         yield built
     finally:
         for worker in built.workers:
             worker.stop()
         api.stop()
+
+
+@pytest.fixture
+def cluster(shared_cluster: Cluster) -> Cluster:
+    """The shared cluster with exactly two live worker processes."""
+    for worker in shared_cluster.workers:
+        if worker.process.poll() is not None:
+            worker.stop()  # closes its log
+    shared_cluster.workers = [w for w in shared_cluster.workers if w.process.poll() is None]
+    while len(shared_cluster.workers) < 2:
+        shared_cluster.add_worker(f"worker-{uuid.uuid4().hex[:6]}")
+    return shared_cluster
 
 
 async def _until(check: object, limit: float = 60.0) -> None:
@@ -84,6 +98,14 @@ async def test_sigkilled_worker_run_completes_elsewhere_with_same_run_id(
             thread["thread_id"], "svc-chain", input=chain_input(marks, "k", two=4.0)
         )
         await _until(lambda: any(line[1] == "one" for line in lines(marks)))
+        # Kill only once node one's checkpoint is saved: a kill between a node's side
+        # effect and its checkpoint re-runs that node (at-least-once), by design.
+        for _ in range(200):
+            state = await client.threads.get_state(thread["thread_id"])
+            if state["next"] == ["two"]:
+                break
+            await asyncio.sleep(0.02)
+        assert state["next"] == ["two"]
         victim = int(lines(marks)[0][2])
         os.kill(victim, signal.SIGKILL)
         result = await client.runs.join(thread["thread_id"], run["run_id"])

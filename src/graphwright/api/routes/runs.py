@@ -64,15 +64,16 @@ def _stream_response(
     tenant: str,
     run: RunRecord,
     body: RunCreateBody | None = None,
-    after: int = 0,
+    *,
+    stateless: bool = False,
 ) -> EventStreamResponse:
-    request = body.to_request(stateless=False) if body is not None else None
+    request = body.to_request(stateless=stateless) if body is not None else None
     headers = {"Content-Location": _location(run)}
     if body is not None and body.stream_resumable:
         headers["Location"] = _location(run) + "/stream"
     cancel = request is not None and request.on_disconnect == "cancel"
     return EventStreamResponse(
-        _stream(services, tenant, run, after=after, cancel_on_disconnect=cancel), headers=headers
+        _stream(services, tenant, run, cancel_on_disconnect=cancel), headers=headers
     )
 
 
@@ -219,7 +220,7 @@ async def stream_stateless_run(
 ) -> EventStreamResponse:
     """Create a run on a new thread and stream it."""
     run = await services.run_service.create(tenant, None, body.to_request(stateless=True))
-    return _stream_response(services, tenant, run, body)
+    return _stream_response(services, tenant, run, body, stateless=True)
 
 
 @router.post("/runs/wait")

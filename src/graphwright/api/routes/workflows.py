@@ -12,7 +12,7 @@ from fastapi import APIRouter, Body, Query, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from graphwright.api.deps import ServicesDep, TenantDep
-from graphwright.errors import WorkflowValidationError
+from graphwright.errors import Problem, WorkflowValidationError
 from graphwright.graphs.render import render_json, render_mermaid
 from graphwright.store.workflows import PublishedWorkflow
 
@@ -40,6 +40,18 @@ def workflow_json(published: PublishedWorkflow, *, document: bool = False) -> di
     return out
 
 
+def _object(document: Any) -> Any:
+    """The document, which must be a JSON object (a JSON string is not parsed again).
+
+    Raises:
+        WorkflowValidationError: ``dsl.wrong_type``.
+    """
+    if not isinstance(document, dict):
+        problem = Problem("dsl.wrong_type", "", "a workflow document is a JSON object")
+        raise WorkflowValidationError([problem])
+    return document
+
+
 def _location(published: PublishedWorkflow) -> str:
     return f"/workflows/{published.workflow_id}?version={published.version}"
 
@@ -49,11 +61,10 @@ async def validate_workflow(
     document: Document, services: ServicesDep, tenant: TenantDep
 ) -> dict[str, Any]:
     """Check a document without publishing it: 200 ``{"valid": true}`` or 422 with problems."""
-    problems = await services.engine.for_tenant(tenant).validate(document)
+    problems = await services.engine.for_tenant(tenant).validate(_object(document))
     if problems:
         raise WorkflowValidationError(problems)
-    workflow_id = document.get("id") if isinstance(document, dict) else None
-    return {"valid": True, "workflow_id": workflow_id}
+    return {"valid": True, "workflow_id": document["id"]}
 
 
 @router.post("/workflows", status_code=201)
@@ -61,7 +72,7 @@ async def publish_workflow(
     document: Document, services: ServicesDep, tenant: TenantDep
 ) -> JSONResponse:
     """Publish a version: 201 when new, 200 (``created: false``) when the content exists."""
-    published = await services.engine.for_tenant(tenant).publish(document)
+    published = await services.engine.for_tenant(tenant).publish(_object(document))
     body = {**workflow_json(published), "created": published.created}
     return JSONResponse(
         body,

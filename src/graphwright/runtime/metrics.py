@@ -1,0 +1,205 @@
+"""What an operator watches: readiness checks and Prometheus metrics of one process.
+
+Counts that every process sees alike (runs by status, queue depth, pending
+approvals) are read from PostgreSQL at scrape time. Durations are observed by
+the process that executes runs (its worker hook), and live counts (SSE streams,
+active runs) are this process's own. Each :class:`ServiceMetrics` has its own
+registry: nothing is registered in ``prometheus_client``'s global one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from graphwright.runtime.engine import Engine
+from graphwright.runtime.results import RunEvent, RunResult
+from graphwright.runtime.service import RunService
+from graphwright.runtime.worker import WorkerPool
+from graphwright.store.approvals import ApprovalStore
+from graphwright.store.migrations import load_migrations
+from graphwright.store.pool import Pool
+from graphwright.store.runs import RunRecord, RunStore
+
+__all__ = ["CONTENT_TYPE_LATEST", "Check", "Readiness", "ServiceMetrics"]
+
+RUN_STATUSES = ("pending", "running", "success", "error", "timeout", "interrupted")
+_RESULT_STATUS = {"completed": "success", "interrupted": "interrupted", "failed": "error"}
+_RUN_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+_NODE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+
+
+class ServiceMetrics:
+    """Prometheus metrics of one process, in a registry of its own."""
+
+    def __init__(
+        self,
+        *,
+        runs: RunStore,
+        approvals: ApprovalStore,
+        run_service: RunService,
+        workers: WorkerPool | None,
+    ) -> None:
+        self._runs = runs
+        self._approvals = approvals
+        self.registry = CollectorRegistry()
+        self.runs_by_status = Gauge(
+            "graphwright_runs",
+            "Runs stored, by status (all tenants).",
+            ["status"],
+            registry=self.registry,
+        )
+        self.queue_depth = Gauge(
+            "graphwright_queue_depth",
+            "Runs waiting for a worker (status pending, all tenants).",
+            registry=self.registry,
+        )
+        self.approvals_pending = Gauge(
+            "graphwright_approvals_pending",
+            "Approvals waiting for a decision (all tenants).",
+            registry=self.registry,
+        )
+        streams = Gauge(
+            "graphwright_sse_streams_active",
+            "Run event streams this process is serving now.",
+            registry=self.registry,
+        )
+        streams.set_function(lambda: float(run_service.active_streams))
+        active = Gauge(
+            "graphwright_worker_active_runs",
+            "Runs executing in this process now.",
+            registry=self.registry,
+        )
+        active.set_function(lambda: float(workers.active_runs if workers is not None else 0))
+        self.run_duration = Histogram(
+            "graphwright_run_duration_seconds",
+            "From a run's creation to its end (queue wait included), observed by this "
+            "process's workers.",
+            ["workflow_id", "status"],
+            buckets=_RUN_BUCKETS,
+            registry=self.registry,
+        )
+        self.node_duration = Histogram(
+            "graphwright_node_duration_seconds",
+            "Duration of node executions, observed by this process's workers.",
+            ["workflow_id", "node", "outcome"],
+            buckets=_NODE_BUCKETS,
+            registry=self.registry,
+        )
+
+    async def observe_run_end(self, engine: Engine, run: RunRecord, result: RunResult) -> None:
+        """Worker hook: observe the run's duration (creation to now)."""
+        elapsed = (dt.datetime.now(dt.UTC) - run.created_at).total_seconds()
+        self.run_duration.labels(
+            workflow_id=run.assistant_id, status=_RESULT_STATUS.get(result.status, "error")
+        ).observe(max(elapsed, 0.0))
+
+    def observe_event(self, run: RunRecord, event: RunEvent) -> None:
+        """Worker event hook: observe node durations (``duration_ms`` of finished nodes)."""
+        if event.type not in ("node.finished", "node.failed") or event.node is None:
+            return
+        duration = event.data.get("duration_ms")
+        if not isinstance(duration, int | float):
+            return
+        self.node_duration.labels(
+            workflow_id=event.workflow_id,
+            node=event.node,
+            outcome="finished" if event.type == "node.finished" else "failed",
+        ).observe(duration / 1000)
+
+    async def render(self) -> bytes:
+        """Refresh the database-wide gauges and return the text exposition format."""
+        counts = await self._runs.count_by_status()
+        for status in RUN_STATUSES:
+            self.runs_by_status.labels(status=status).set(counts.get(status, 0))
+        self.queue_depth.set(counts.get("pending", 0))
+        self.approvals_pending.set(await self._approvals.count_pending())
+        return generate_latest(self.registry)
+
+
+@dataclass(frozen=True)
+class Check:
+    """The outcome of one readiness check."""
+
+    name: str
+    ok: bool
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form."""
+        return {"ok": self.ok, "detail": self.detail}
+
+
+class Readiness:
+    """Whether this process can serve: PostgreSQL, Redis (when configured), migrations."""
+
+    def __init__(self, pool: Pool, redis_url: str | None, *, timeout: float = 2.0) -> None:
+        self._pool = pool
+        self._redis_url = redis_url
+        self._timeout = timeout
+        self._redis: Any = None
+
+    async def check(self) -> list[Check]:
+        """Run every check concurrently, each bounded by the timeout."""
+        return list(
+            await asyncio.gather(
+                self._bounded("postgres", self._postgres()),
+                self._bounded("redis", self._redis_ping()),
+                self._bounded("migrations", self._migrations()),
+            )
+        )
+
+    async def close(self) -> None:
+        """Close the Redis connection, if one was opened."""
+        client, self._redis = self._redis, None
+        if client is not None:
+            await client.aclose()
+
+    async def _bounded(self, name: str, probe: Coroutine[Any, Any, str]) -> Check:
+        from redis.exceptions import RedisError
+
+        try:
+            async with asyncio.timeout(self._timeout):
+                detail = await probe
+        except TimeoutError:
+            return Check(name, False, f"no answer within {self._timeout:g}s")
+        except (psycopg.Error, RedisError, OSError, _NotReady) as exc:
+            return Check(name, False, str(exc).strip() or type(exc).__name__)
+        return Check(name, True, detail)
+
+    async def _postgres(self) -> str:
+        async with self._pool.connection(timeout=self._timeout) as conn:
+            await conn.execute("select 1")
+        return "reachable"
+
+    async def _redis_ping(self) -> str:
+        if self._redis_url is None:
+            return "not configured (in-process messaging)"
+        if self._redis is None:
+            import redis.asyncio as redis
+
+            self._redis = redis.Redis.from_url(
+                self._redis_url, socket_connect_timeout=self._timeout, socket_timeout=self._timeout
+            )
+        await self._redis.ping()
+        return "reachable"
+
+    async def _migrations(self) -> str:
+        async with self._pool.connection(timeout=self._timeout) as conn:
+            cur = await conn.execute("select name from gw_schema_migrations")
+            applied = {row["name"] for row in await cur.fetchall()}
+        missing = [m.name for m in load_migrations() if m.name not in applied]
+        if missing:
+            raise _NotReady(f"not applied: {', '.join(missing)}")
+        return f"{len(applied)} applied"
+
+
+class _NotReady(Exception):
+    """A readiness check found the process unable to serve."""
