@@ -31,7 +31,7 @@ Each ``--phases`` item is one server process: ``redis:N`` runs ``graphwright
 serve`` with ``GW_WORKERS=N`` and ``GW_REDIS_URL``; ``local:N`` leaves
 ``GW_REDIS_URL`` unset (in-process bus, a diagnostic). Every phase measures its
 own in-process baseline. One-at-a-time measurements stop early once
-``--budget`` seconds are spent (at least 3 samples). The script creates
+``--budget`` seconds are spent (at least 2 samples). The script creates
 ``gw_bench_<random>`` on ``--database-url``, publishes with ``graphwright
 publish`` and drops the database at the end. Nothing asserts on timings.
 ``--profile`` adds a run of the first phase's server under cProfile.
@@ -44,7 +44,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import io
+import cProfile
+import itertools
 import json
 import os
 import pstats
@@ -104,7 +105,7 @@ def workflow(workflow_id: str, labels: list[str], *, gate: bool = False) -> dict
         }
         order.insert(len(order) // 2 or 1, "gate")
     edges = [{"from": "START", "to": order[0]}]
-    edges += [{"from": a, "to": b} for a, b in zip(order, order[1:], strict=False)]
+    edges += [{"from": a, "to": b} for a, b in itertools.pairwise(order)]
     edges.append({"from": order[-1], "to": "END"})
     return {
         "dsl": "graphwright/v1",
@@ -260,9 +261,9 @@ class Server:
     log: Path
     paths: dict[str, Any] = field(default_factory=dict)
 
-    def stop(self) -> None:
+    def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self.process.send_signal(sig)
             try:
                 self.process.wait(30)
             except subprocess.TimeoutExpired:
@@ -421,16 +422,14 @@ class StreamSeries:
     first_events: set[str] = field(default_factory=set)
 
 
-async def one_at_a_time(
-    once: Callable[[], Awaitable[None]], samples: int, budget: float
-) -> bool:
-    """Call ``once`` ``samples`` times; stop after ``budget`` s (3 samples at least).
+async def one_at_a_time(once: Callable[[], Awaitable[None]], samples: int, budget: float) -> bool:
+    """Call ``once`` ``samples`` times; stop after ``budget`` s (2 samples at least).
 
     Returns True when cut short.
     """
     deadline = time.perf_counter() + budget
     for index in range(samples):
-        if index >= 3 and time.perf_counter() > deadline:
+        if index >= 2 and time.perf_counter() > deadline:
             return True
         await once()
     return False
@@ -462,13 +461,23 @@ async def stream_once(client: Any, out: StreamSeries | None) -> None:
 
 
 async def interrupted_thread(client: Any) -> str:
-    """A new thread whose ``bench-gated`` run waits at the gate."""
+    """A new thread whose ``bench-gated`` run waits at the gate.
+
+    Set-up, not timed: polls the run (``runs.get`` every 5 ms) rather than waiting on
+    it, so a lost live notification costs nothing here.
+    """
     thread_id = str(uuid.uuid4())
-    values = await client.runs.wait(
+    run = await client.runs.create(
         thread_id, GATED, input={"token": token()}, if_not_exists="create"
     )
-    if not (isinstance(values, dict) and values.get("__interrupt__")):
-        raise SystemExit(f"{GATED} did not stop at its gate: {values!r}")
+    deadline = time.perf_counter() + 30
+    while run["status"] in ("pending", "running"):
+        if time.perf_counter() > deadline:
+            raise SystemExit(f"{GATED} run {run['run_id']} did not stop within 30 s")
+        await asyncio.sleep(0.005)
+        run = await client.runs.get(thread_id, run["run_id"])
+    if run["status"] != "interrupted":
+        raise SystemExit(f"{GATED} did not stop at its gate: {run!r}")
     return thread_id
 
 
@@ -728,54 +737,150 @@ def report(args: argparse.Namespace, phases: list[Phase]) -> None:
 # ----------------------------------------------------------------------------- profile
 
 
-def print_stats(stats: pstats.Stats, key: str, top: int, *restrict: Any) -> None:
-    buffer = io.StringIO()
-    stats.stream = buffer  # type: ignore[attr-defined]
-    stats.sort_stats(key).print_stats(*restrict, top)
-    lines = buffer.getvalue().splitlines()
-    start = next((i for i, line in enumerate(lines) if "ncalls" in line), 0)
-    for line in lines[start:]:
-        if line.strip():
-            print("  " + line[:180])
+ProfileRows = dict[tuple[str, int, str], tuple[int, float]]
+"""cProfile rows: (file, line, function) -> (calls, own seconds)."""
+
+BUCKETS: list[tuple[str, tuple[str, ...]]] = [
+    ("graphwright", ("/src/graphwright/",)),
+    ("bench nodes", ("/bench/_bench_nodes.py",)),
+    ("langgraph, langchain_core", ("/langgraph/", "/langchain_core/")),
+    ("psycopg, psycopg_pool", ("/psycopg/", "/psycopg_pool/")),
+    ("pydantic", ("/pydantic/", "/pydantic_core/")),
+    ("fastapi, starlette", ("/fastapi/", "/starlette/")),
+    ("uvicorn, h11, httptools", ("/uvicorn/", "/h11/", "/httptools/")),
+    ("redis", ("/redis/",)),
+    ("asyncio", ("/asyncio/",)),
+    ("json (stdlib)", ("/json/",)),
+    ("other packages", ("/site-packages/",)),
+    ("other stdlib", ("/lib/python3",)),
+]
 
 
-async def profile_phase(
-    args: argparse.Namespace, env: dict[str, str], folder: Path, meter: CpuMeter
-) -> None:
-    """The first phase's server under cProfile: runs.wait x16, streams and resumes."""
+def _idle(key: tuple[str, int, str]) -> bool:
+    return "epoll" in key[2] or key[2] == "<method 'poll' of 'select.poll' objects>"
+
+
+def _bucket(key: tuple[str, int, str]) -> str:
+    for name, marks in BUCKETS:
+        if any(mark in key[0] for mark in marks):
+            return name
+    return "C builtins" if key[0] == "~" else "other"
+
+
+def profile_rows(stats: pstats.Stats) -> ProfileRows:
+    raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    return {key: (int(v[1]), float(v[2])) for key, v in raw.items() if not _idle(key)}
+
+
+def rows_minus(after: ProfileRows, before: ProfileRows) -> ProfileRows:
+    """What happened between two profiles of one process (start-up cancels out)."""
+    out: ProfileRows = {}
+    for key, (calls, own) in after.items():
+        calls0, own0 = before.get(key, (0, 0.0))
+        if calls > calls0:
+            out[key] = (calls - calls0, max(own - own0, 0.0))
+    return out
+
+
+def by_bucket(rows: ProfileRows) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for key, (_, own) in rows.items():
+        totals[_bucket(key)] = totals.get(_bucket(key), 0.0) + own
+    return totals
+
+
+def sql_statements(rows: ProfileRows) -> int:
+    return sum(
+        calls
+        for (path, _, name), (calls, _) in rows.items()
+        if path.endswith("psycopg/cursor_async.py") and name in ("execute", "executemany")
+    )
+
+
+def _where(key: tuple[str, int, str]) -> str:
+    path, line, name = key
+    for mark in ("/src/", "/site-packages/", "/lib/python3.11/"):
+        if mark in path:
+            path = path.split(mark, 1)[1]
+            break
+    return f"{name}  ({path}:{line})" if path != "~" else name
+
+
+async def server_profile(
+    args: argparse.Namespace, env: dict[str, str], folder: Path, meter: CpuMeter, runs: int
+) -> tuple[ProfileRows, Sample]:
+    """Profile rows of a cProfile'd server: start-up, warm-up, then ``runs`` runs.wait x16."""
     spec = args.phase_specs[0]
-    prof = Path(args.profile_dir) / f"bench_service_{spec.bus}_w{spec.workers}.prof"
+    prof = Path(args.profile_dir) / f"bench_service_{spec.bus}_w{spec.workers}_{runs}.prof"
+    prof.unlink(missing_ok=True)
     server = start_server(env, spec, args.redis_url, folder, profile_to=prof)
     meter.server_pid = server.process.pid
     try:
         async with sdk_clients(server.url, args.concurrency) as clients:
             calls = [service_call(c) for c in clients]
             await closed_loop(calls, args.warmup, meter)
-            sample = await closed_loop(calls, args.profile_runs, meter)
-            counter = Counter()
-            await one_at_a_time(lambda: stream_once(clients[0], None), 20, args.budget)
-            await one_at_a_time(
-                lambda: resume_sdk_once(clients[0], None, counter), 20, args.budget
-            )
+            sample = await closed_loop(calls, runs, meter) if runs else Sample()
     finally:
-        server.stop()
+        # uvicorn re-raises the signal it caught once it has shut down: SIGINT becomes a
+        # KeyboardInterrupt, which lets cProfile write its file (SIGTERM would not).
+        server.stop(signal.SIGINT)
         meter.server_pid = None
-    print(
-        f"\nProfile of the server ({spec.label}) under cProfile: {args.profile_runs} runs.wait"
-        f" x{args.concurrency} ({sample.rate:.1f} runs/s, server {sample.cpu_ms('server'):.1f}"
-        f" cpu ms/run under cProfile), then up to 20 streams and 20 resumes; main thread only;"
-        f" {prof}"
-    )
     if not prof.exists():
-        print("  (no profile written: the server did not exit normally)")
-        return
-    stats = pstats.Stats(str(prof))
-    print(f"\n  top {args.top} by own time:")
-    print_stats(stats, "tottime", args.top)
-    print(f"\n  top {args.top} by cumulative time:")
-    print_stats(stats, "cumulative", args.top)
-    print("\n  graphwright's own functions by cumulative time:")
-    print_stats(stats, "cumulative", args.top * 2, "graphwright")
+        raise SystemExit(f"no profile written by the server:\n{server.log_tail()}")
+    return profile_rows(pstats.Stats(str(prof))), sample
+
+
+async def profile_phase(
+    args: argparse.Namespace, engine: Engine, env: dict[str, str], folder: Path, meter: CpuMeter
+) -> None:
+    """Where the CPU goes per run: the server's event loop vs. the in-process Engine."""
+    runs = args.profile_runs
+    base, _ = await server_profile(args, env, folder, meter, 0)
+    loaded, sample = await server_profile(args, env, folder, meter, runs)
+    server_rows = rows_minus(loaded, base)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    await closed_loop([engine_call(engine) for _ in range(args.concurrency)], runs, meter)
+    profiler.disable()
+    engine_rows = profile_rows(pstats.Stats(profiler))
+    spec = args.phase_specs[0]
+    print(
+        f"\nProfile: cProfile own time per run (ms), event-loop thread, idle epoll wait left out;"
+        f" {runs} runs x{args.concurrency} concurrent\n  server = graphwright serve ({spec.label})"
+        f" under runs.wait, the profile of start-up + warm-up subtracted;\n  in-process ="
+        f" Engine.run() in this process. cProfile inflates everything (server at"
+        f" {sample.rate:.1f} runs/s here); read proportions."
+    )
+    server_b, engine_b = by_bucket(server_rows), by_bucket(engine_rows)
+    names = sorted(set(server_b) | set(engine_b), key=lambda n: -server_b.get(n, 0.0))
+    print(f"  {'package':30s} {'server':>8s} {'in-proc':>8s}")
+    for name in names:
+        print(
+            f"  {name:30s} {server_b.get(name, 0.0) / runs * 1000:8.2f}"
+            f" {engine_b.get(name, 0.0) / runs * 1000:8.2f}"
+        )
+    print(
+        f"  {'total':30s} {sum(server_b.values()) / runs * 1000:8.2f}"
+        f" {sum(engine_b.values()) / runs * 1000:8.2f}"
+    )
+    print(
+        f"  {'SQL statements per run':30s} {sql_statements(server_rows) / runs:8.1f}"
+        f" {sql_statements(engine_rows) / runs:8.1f}   (psycopg AsyncCursor.execute/executemany)"
+    )
+    for title, rows, only in (
+        ("server: top functions by own time", server_rows, None),
+        ("server: graphwright functions by own time", server_rows, "graphwright"),
+        ("in-process: graphwright functions by own time", engine_rows, "graphwright"),
+    ):
+        picked = [
+            (key, count, own)
+            for key, (count, own) in rows.items()
+            if only is None or _bucket(key) == only
+        ]
+        picked.sort(key=lambda item: -item[2])
+        print(f"\n  {title} (calls/run, own ms/run):")
+        for key, count, own in picked[: args.top]:
+            print(f"  {count / runs:9.2f} {own / runs * 1000:8.3f}  {_where(key)[:150]}")
 
 
 # ----------------------------------------------------------------------------- main
@@ -786,9 +891,15 @@ def environment_line() -> str:
 
     load = os.getloadavg()
     versions = ", ".join(
-        f"{name} {md.version(name)}" for name in ("langgraph", "langgraph-sdk", "uvicorn", "psycopg")
+        f"{name} {md.version(name)}"
+        for name in ("langgraph", "langgraph-sdk", "uvicorn", "psycopg")
     )
     return f"{os.cpu_count()} cores, load average {load[0]:.2f} at start; {versions}"
+
+
+def keep_logs(folder: Path, target: Path) -> None:
+    for log in folder.glob("*.log"):
+        (target / f"bench_service_{log.name}").write_bytes(log.read_bytes())
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -806,14 +917,11 @@ async def main(args: argparse.Namespace) -> None:
             async with Engine(settings, registry=registry) as engine:
                 for spec in args.phase_specs:
                     phases.append(await run_phase(args, spec, engine, env, folder, meter))
-            report(args, phases)
-            if args.profile:
-                await profile_phase(args, env, folder, meter)
+                report(args, phases)
+                if args.profile:
+                    await profile_phase(args, engine, env, folder, meter)
             if args.keep_logs:
-                for log in folder.glob("*.log"):
-                    (Path(args.profile_dir) / f"bench_service_{log.name}").write_bytes(
-                        log.read_bytes()
-                    )
+                keep_logs(folder, Path(args.profile_dir))
     print(f"\n(total {time.perf_counter() - started:.0f} s)")
 
 

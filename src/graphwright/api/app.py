@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
 
 from fastapi import FastAPI
 
@@ -47,21 +46,9 @@ def create_app(
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    from graphwright.api.routes import runs
+    from graphwright.api.routes import approvals, assistants, health, runs, threads, workflows
 
-    app.include_router(runs.router)
-    for module in _optional_routers():
+    for module in (assistants, threads, runs, workflows, approvals, health):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
-
-
-def _optional_routers() -> list[Any]:
-    """Routers of other resource families, imported when present."""
-    import importlib
-
-    found: list[Any] = []
-    for name in ("assistants", "threads", "workflows", "approvals", "health"):
-        with contextlib.suppress(ModuleNotFoundError):
-            found.append(importlib.import_module(f"graphwright.api.routes.{name}"))
-    return found

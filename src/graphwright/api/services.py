@@ -53,6 +53,7 @@ async def open_services(
     engine = Engine(settings, registry=registry, database=database)
     bus: InProcessBus | None = None
     workers: WorkerPool | None = None
+    services: Services | None = None
     try:
         await engine.open()
         bus = await create_bus(settings.redis_url)
@@ -78,6 +79,12 @@ async def open_services(
             await workers.start()
         yield services
     finally:
+        if services is not None:
+            # Stop extensions (the approvals sweeper) before workers drain, so
+            # nothing queues new runs during the drain.
+            stoppers = services.extras.get("stoppers", [])
+            for stop in reversed(list(stoppers)):  # type: ignore[call-overload]
+                await stop()
         if workers is not None:
             await workers.stop()
         if bus is not None:

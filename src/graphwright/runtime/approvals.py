@@ -35,7 +35,7 @@ from graphwright.errors import (
 from graphwright.nodes.approval import parse_decision
 
 # The gate lookup that resume validation uses; shared so both validate alike.
-from graphwright.runtime.engine import Engine, _find_gate
+from graphwright.runtime.engine import Engine, find_gate
 from graphwright.runtime.results import RunResult
 from graphwright.runtime.service import RunRequest, RunService
 from graphwright.store.approvals import (
@@ -289,7 +289,7 @@ class ApprovalService:
             return gate
         loaded = await engine.catalog.load(run.tenant_id, run.assistant_id, run.workflow_version)
         workflow = str(gate.payload.get("workflow") or run.assistant_id)
-        found = _find_gate(loaded.compiled, workflow, gate.node)
+        found = find_gate(loaded.compiled, workflow, gate.node)
         if found is None:
             return gate
         timeout = getattr(found[0], "timeout", None)
@@ -306,7 +306,7 @@ class ApprovalService:
             tenant, thread.workflow_id or record.workflow_id, thread.workflow_version
         )
         workflow = str(record.payload.get("workflow") or record.workflow_id)
-        found = _find_gate(loaded.compiled, workflow, record.node)
+        found = find_gate(loaded.compiled, workflow, record.node)
         if found is not None:
             parse_decision(answer, found[0], found[1])
         elif answer.get("decision") not in record.decisions:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import os
+import re
 import socket
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
@@ -293,7 +294,7 @@ class Engine:
             pending = (
                 await read_state(self._graph(loaded, thread_id), self._key(thread_id))
             ).interrupts
-            lg_input = Command(resume=_resume_value(loaded.compiled, pending, decision))
+            lg_input = Command(resume=resume_value(loaded.compiled, pending, decision))
             run_id = str(uuid.uuid4())
             await self._claim(thread_id, run_id, ("interrupted",))
         elif thread.status in ("failed", "running"):
@@ -840,7 +841,7 @@ async def _last_result(events: AsyncIterator[RunEvent]) -> RunResult:
     return result
 
 
-def _find_gate(compiled: CompiledWorkflow, workflow_id: str, node: str) -> Any:
+def find_gate(compiled: CompiledWorkflow, workflow_id: str, node: str) -> Any:
     """Find the approval node spec (in the workflow or a subworkflow) and its state."""
     stack = [compiled]
     seen: set[int] = set()
@@ -856,7 +857,10 @@ def _find_gate(compiled: CompiledWorkflow, workflow_id: str, node: str) -> Any:
     return None
 
 
-def _resume_value(compiled: CompiledWorkflow, pending: Any, decision: Any) -> Any:
+_INTERRUPT_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def resume_value(compiled: CompiledWorkflow, pending: Any, decision: Any) -> Any:
     """Validate decision(s) against the pending gates; return LangGraph's resume value.
 
     Raises:
@@ -864,6 +868,20 @@ def _resume_value(compiled: CompiledWorkflow, pending: Any, decision: Any) -> An
     """
     interrupts = list(pending)
     by_id = {i.id: i for i in interrupts}
+    if (
+        isinstance(decision, Mapping)
+        and decision
+        and all(isinstance(k, str) and _INTERRUPT_ID.fullmatch(k) for k in decision)
+        and not set(decision) <= set(by_id)
+    ):
+        raise RunStateError(
+            "the decision names approval(s) that are not pending on this thread",
+            code="approval.not_pending",
+            details={
+                "unknown": sorted(set(decision) - set(by_id)),
+                "pending": sorted(by_id),
+            },
+        )
     if len(interrupts) > 1 or (
         isinstance(decision, Mapping) and decision and set(decision) <= set(by_id)
     ):
@@ -882,7 +900,7 @@ def _resume_value(compiled: CompiledWorkflow, pending: Any, decision: Any) -> An
     for interrupt_id, answer in answers.items():
         value = by_id[interrupt_id].value
         if isinstance(value, Mapping) and value.get("kind") == "approval":
-            found = _find_gate(compiled, str(value.get("workflow")), str(value.get("node")))
+            found = find_gate(compiled, str(value.get("workflow")), str(value.get("node")))
             if found is not None:
                 parse_decision(answer, found[0], found[1])
     return answers

@@ -22,7 +22,7 @@ from graphwright.errors import (
     WorkflowConflictError,
 )
 from graphwright.runtime.bus import InProcessBus
-from graphwright.runtime.engine import Engine, _resume_value
+from graphwright.runtime.engine import Engine, resume_value
 from graphwright.runtime.worker import STREAM_MODES
 from graphwright.runtime.writer import run_channel
 from graphwright.settings import Settings
@@ -127,7 +127,7 @@ class RunService:
                     code="run.nothing_to_resume",
                 )
             pending = [_Pending(i["id"], i["value"]) for i in state.interrupts]
-            _resume_value(loaded.compiled, pending, request.command["resume"])
+            resume_value(loaded.compiled, pending, request.command["resume"])
         payload = _payload(request, stateless=stateless)
         async with self.pool.connection() as conn, conn.transaction():
             await engine.threads.bind(

@@ -22,7 +22,7 @@ import psycopg
 from graphwright.errors import GraphwrightError
 from graphwright.runtime.bus import InProcessBus
 from graphwright.runtime.engine import Engine
-from graphwright.runtime.results import RunOptions, RunResult
+from graphwright.runtime.results import RunEvent, RunOptions, RunResult
 from graphwright.runtime.serialize import display_node, jsonable
 from graphwright.runtime.writer import RunEventWriter
 from graphwright.settings import Settings
@@ -79,6 +79,7 @@ class WorkerPool:
         self.settings = settings
         self.database_url = database_url
         self.hooks: list[RunHook] = []
+        self.event_hooks: list[Callable[[RunRecord, RunEvent], None]] = []
         self.owner = engine.owner
         self._wake = asyncio.Event()
         self._stopping = False
@@ -240,7 +241,10 @@ class WorkerPool:
                 "error", {"error": result.error.get("code"), "message": result.error.get("message")}
             )
         for hook in self.hooks:
-            await hook(engine, run, result)
+            try:
+                await hook(engine, run, result)
+            except GraphwrightError as exc:  # a hook must not strand the run as running
+                log.error("run hook failed for run %s: %s", run.run_id, exc)
         await self.runs.finish(
             run.tenant_id,
             run.run_id,
@@ -287,6 +291,8 @@ class WorkerPool:
         limit = self.settings.run_timeout_seconds
         async with asyncio.timeout(limit), aclosing(events) as stream:
             async for event in stream:
+                for event_hook in self.event_hooks:
+                    event_hook(run, event)
                 if "progress" in (payload.get("stream_mode") or []):
                     writer.emit("progress", event.to_dict() | {"result": None})
                 if event.result is not None:

@@ -16,7 +16,7 @@ import pytest
 from langgraph_sdk.client import LangGraphClient
 
 from graphwright.store import Pool
-from graphwright.store.approvals import ApprovalStore
+from graphwright.store.approvals import ApprovalStore, NewApproval
 from tests.integration.service.conftest import EXAMPLES, Server
 from tests.integration.service.workflows import chain
 
@@ -324,3 +324,54 @@ async def test_expired_gate_is_decided_with_on_timeout(
     assert final["trail"] == ["first", "last"]
     trail = await ApprovalStore(pool).audit_trail(TENANT, interrupt_id)
     assert [(e.action, e.actor) for e in trail][-1] == ("approval.expired", "system:timeout")
+
+
+async def test_new_input_on_a_waiting_thread_supersedes_its_approval(
+    client: LangGraphClient, http: httpx.AsyncClient
+) -> None:
+    """A new run that leaves the old gate behind cancels its approval; the new gate is pending."""
+    thread_id, client_id, first_id = await discovery_at_gate(client)
+
+    again = await client.runs.wait(thread_id, "asset-discovery", input=DISCOVERY_INPUT)
+
+    assert isinstance(again, dict)
+    second_id = again["__interrupt__"][0]["id"]
+    assert second_id != first_id
+    old = await approval(http, first_id)
+    assert (old["status"], old["decided_by"]) == ("cancelled", "system:superseded")
+    listed = await http.get("/approvals", params={"metadata.client_id": client_id})
+    assert [a["approval_id"] for a in listed.json()] == [second_id]
+    stale = await http.post(f"/approvals/{first_id}/decide", json={"decision": "approve"})
+    assert (stale.status_code, stale.json()["code"]) == (409, "approval.already_decided")
+
+
+async def test_decision_on_a_gate_the_thread_left_is_409_stale(
+    client: LangGraphClient, http: httpx.AsyncClient, pool: Pool
+) -> None:
+    """An approval whose interrupt is not pending on its thread is cancelled: 409 approval.stale."""
+    thread_id, _, real_id = await discovery_at_gate(client)
+    ghost = NewApproval(
+        approval_id=uuid.uuid4().hex,
+        node="review",
+        prompt="ghost",
+        decisions=("approve", "reject", "edit"),
+        editable=("report",),
+        payload={"kind": "approval", "workflow": "asset-discovery", "node": "review"},
+    )
+    await ApprovalStore(pool).sync_thread(
+        TENANT,
+        thread_id,
+        run_id="ghost-run",
+        workflow_id="asset-discovery",
+        pending=[ghost],
+        keep=[real_id],
+    )
+
+    response = await http.post(
+        f"/approvals/{ghost.approval_id}/decide", json={"decision": "approve"}
+    )
+
+    assert (response.status_code, response.json()["code"]) == (409, "approval.stale")
+    assert (await approval(http, ghost.approval_id))["status"] == "cancelled"
+    assert (await approval(http, real_id))["status"] == "pending"
+    assert len(await client.runs.list(thread_id)) == 1, "no resume run was queued"

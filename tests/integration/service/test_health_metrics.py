@@ -166,9 +166,6 @@ async def test_metrics_show_active_streams_and_runs(
     assert value(during, "graphwright_runs", status="running") >= 1
 
 
-@pytest.mark.xfail(
-    strict=True, reason="needs WorkerPool.event_hooks (node events reach the metrics)"
-)
 async def test_metrics_observe_node_durations(
     client: LangGraphClient, http: httpx.AsyncClient
 ) -> None:

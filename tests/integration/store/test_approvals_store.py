@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psycopg
@@ -401,9 +400,6 @@ async def test_audit_log_is_append_only(
     with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
         async with pool.connection() as conn:
             await conn.execute(statement)
-
-
-ClaimDue = Callable[[], Awaitable[list[ApprovalRecord]]]
 
 
 async def test_claim_due_hands_each_expired_approval_to_one_sweeper(own_pool: Pool) -> None:
