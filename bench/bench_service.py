@@ -56,7 +56,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -281,8 +281,13 @@ def start_server(
     folder: Path,
     *,
     profile_to: Path | None = None,
+    command: list[str] | None = None,
 ) -> Server:
-    """Start ``graphwright serve`` (under cProfile with ``profile_to``); wait until it answers."""
+    """Start ``graphwright serve`` and wait until it answers.
+
+    With ``profile_to`` it runs under cProfile; ``command`` replaces the arguments given
+    to this Python interpreter (the SQL-counting wrapper).
+    """
     port = free_port()
     env = {**env, "GW_PORT": str(port), "GW_WORKERS": str(spec.workers)}
     if spec.bus == "redis":
@@ -290,11 +295,13 @@ def start_server(
     else:
         env.pop("GW_REDIS_URL", None)
     log = folder / f"server-{spec.bus}-w{spec.workers}{'-prof' if profile_to else ''}.log"
-    command = [graphwright_script(), "serve"]
+    argv = [graphwright_script(), "serve"]
     if profile_to is not None:
-        command = [sys.executable, "-m", "cProfile", "-o", str(profile_to), *command]
+        argv = [sys.executable, "-m", "cProfile", "-o", str(profile_to), *argv]
+    if command is not None:
+        argv = [sys.executable, *command]
     with log.open("wb") as handle:
-        process = subprocess.Popen(command, env=env, stdout=handle, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(argv, env=env, stdout=handle, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     server = Server(url, process, log)
     deadline = time.monotonic() + 60
@@ -737,6 +744,119 @@ def report(args: argparse.Namespace, phases: list[Phase]) -> None:
 # ----------------------------------------------------------------------------- profile
 
 
+SQL_COUNTER = """
+import collections, json, os, signal, sys
+import psycopg
+
+counts = collections.Counter()
+path = os.environ["BENCH_SQL_COUNTS"]
+
+
+def label(query):
+    text = query.as_string(None) if hasattr(query, "as_string") else query
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    return " ".join(str(text).split())[:90]
+
+
+def wrap(name, rows):
+    original = getattr(psycopg.AsyncCursor, name)
+
+    async def counted(self, query, params=None, *args, **kwargs):
+        if rows:
+            params = list(params or [])
+        counts[label(query)] += len(params) if rows else 1
+        return await original(self, query, params, *args, **kwargs)
+
+    setattr(psycopg.AsyncCursor, name, counted)
+
+
+def dump(*_):
+    with open(path, "w") as handle:
+        json.dump(counts, handle)
+
+
+wrap("execute", False)
+wrap("executemany", True)
+signal.signal(signal.SIGUSR1, dump)
+sys.argv = ["graphwright", "serve"]
+from graphwright.cli import main
+
+main()
+"""
+"""Runs ``graphwright serve`` counting SQL statements by text (dumped on SIGUSR1)."""
+
+
+@contextlib.contextmanager
+def counting_sql() -> Iterator[dict[str, int]]:
+    """Count statements sent through psycopg's AsyncCursor in this process, by text."""
+    import psycopg
+
+    counts: dict[str, int] = {}
+    originals = {name: getattr(psycopg.AsyncCursor, name) for name in ("execute", "executemany")}
+
+    def label(query: Any) -> str:
+        text = query.as_string(None) if hasattr(query, "as_string") else query
+        if isinstance(text, bytes):
+            text = text.decode(errors="replace")
+        return " ".join(str(text).split())[:90]
+
+    def wrap(name: str, rows: bool) -> Any:
+        original = originals[name]
+
+        async def counted(self: Any, query: Any, params: Any = None, *a: Any, **kw: Any) -> Any:
+            if rows:
+                params = list(params or [])  # it may be a generator: count a copy
+            key = label(query)
+            counts[key] = counts.get(key, 0) + (len(params) if rows else 1)
+            return await original(self, query, params, *a, **kw)
+
+        return counted
+
+    psycopg.AsyncCursor.execute = wrap("execute", False)  # type: ignore[method-assign]
+    psycopg.AsyncCursor.executemany = wrap("executemany", True)  # type: ignore[method-assign]
+    try:
+        yield counts
+    finally:
+        psycopg.AsyncCursor.execute = originals["execute"]  # type: ignore[method-assign]
+        psycopg.AsyncCursor.executemany = originals["executemany"]  # type: ignore[method-assign]
+
+
+async def server_sql_counts(
+    args: argparse.Namespace, env: dict[str, str], folder: Path, meter: CpuMeter, runs: int
+) -> dict[str, int]:
+    """Statements the server sends for ``runs`` runs.wait (after a warm-up), by text."""
+    spec = args.phase_specs[0]
+    out = folder / "sql-counts.json"
+    env = {**env, "BENCH_SQL_COUNTS": str(out)}
+    server = start_server(env, spec, args.redis_url, folder, command=["-c", SQL_COUNTER])
+    meter.server_pid = server.process.pid
+
+    async def snapshot() -> dict[str, int]:
+        out.unlink(missing_ok=True)
+        server.process.send_signal(signal.SIGUSR1)
+        for _ in range(200):
+            await asyncio.sleep(0.02)
+            if out.exists():
+                with contextlib.suppress(ValueError):
+                    return dict(json.loads(out.read_text()))
+        raise SystemExit("the SQL-counting server did not write its counts")
+
+    try:
+        async with sdk_clients(server.url, args.concurrency) as clients:
+            calls = [service_call(c) for c in clients]
+            await closed_loop(calls, args.warmup, meter)
+            await asyncio.sleep(0.5)  # let the last runs' trailing writes finish
+            before = await snapshot()
+            await closed_loop(calls, runs, meter)
+            await asyncio.sleep(0.5)
+            after = await snapshot()
+    finally:
+        server.stop()
+        meter.server_pid = None
+    return {k: v - before.get(k, 0) for k, v in after.items() if v > before.get(k, 0)}
+
+
 ProfileRows = dict[tuple[str, int, str], tuple[int, float]]
 """cProfile rows: (file, line, function) -> (calls, own seconds)."""
 
@@ -787,14 +907,6 @@ def by_bucket(rows: ProfileRows) -> dict[str, float]:
     for key, (_, own) in rows.items():
         totals[_bucket(key)] = totals.get(_bucket(key), 0.0) + own
     return totals
-
-
-def sql_statements(rows: ProfileRows) -> int:
-    return sum(
-        calls
-        for (path, _, name), (calls, _) in rows.items()
-        if path.endswith("psycopg/cursor_async.py") and name in ("execute", "executemany")
-    )
 
 
 def _where(key: tuple[str, int, str]) -> str:
@@ -863,10 +975,22 @@ async def profile_phase(
         f"  {'total':30s} {sum(server_b.values()) / runs * 1000:8.2f}"
         f" {sum(engine_b.values()) / runs * 1000:8.2f}"
     )
+    server_sql = await server_sql_counts(args, env, folder, meter, runs)
+    with counting_sql() as engine_sql:
+        await closed_loop([engine_call(engine) for _ in range(args.concurrency)], runs, meter)
     print(
-        f"  {'SQL statements per run':30s} {sql_statements(server_rows) / runs:8.1f}"
-        f" {sql_statements(engine_rows) / runs:8.1f}   (psycopg AsyncCursor.execute/executemany)"
+        f"\n  SQL statements per run, by text (server: {sum(server_sql.values()) / runs:.1f},"
+        f" in-process: {sum(engine_sql.values()) / runs:.1f}; executemany counted per row;"
+        f" counted without cProfile)"
     )
+    print(f"  {'server':>7s} {'in-proc':>7s}  statement")
+    for text in sorted(
+        set(server_sql) | set(engine_sql),
+        key=lambda t: (-server_sql.get(t, 0), -engine_sql.get(t, 0)),
+    ):
+        print(
+            f"  {server_sql.get(text, 0) / runs:7.2f} {engine_sql.get(text, 0) / runs:7.2f}  {text}"
+        )
     for title, rows, only in (
         ("server: top functions by own time", server_rows, None),
         ("server: graphwright functions by own time", server_rows, "graphwright"),

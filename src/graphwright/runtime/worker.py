@@ -253,6 +253,14 @@ class WorkerPool:
             error=result.error,
             result=_result_body(result),
         )
+        if (
+            run.payload.get("stateless")
+            and run.payload.get("on_completion", "delete") == "delete"
+            and status != "interrupted"  # an interrupted thread stays resumable
+        ):
+            # The run row keeps the result, so /wait and /join still answer.
+            await engine.delete_checkpoints(run.thread_id)
+            await engine.threads.delete_row(run.tenant_id, run.thread_id)
         return status
 
     async def _execute(self, engine: Engine, run: RunRecord, writer: RunEventWriter) -> RunResult:

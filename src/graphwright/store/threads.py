@@ -509,6 +509,16 @@ class ThreadStore:
             row = await cur.fetchone()
         return None if row is None else _record(row)
 
+    async def delete_row(self, tenant: str, thread_id: str) -> bool:
+        """Delete only the thread's row (its runs stay, with their results)."""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "delete from gw_threads where tenant_id = %s and thread_id = %s"
+                " returning thread_id",
+                (tenant, thread_id),
+            )
+            return await cur.fetchone() is not None
+
     async def delete_with_runs(self, tenant: str, thread_id: str) -> None:
         """Delete a thread with its runs, their events and its approval records.
 

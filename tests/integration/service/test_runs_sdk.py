@@ -285,3 +285,20 @@ async def _read_sse(url: str, *, last_event_id: str | None = None) -> list[dict[
             key, _, value = line.partition(": ")
             current[key] = value
     return events
+
+
+async def test_stateless_run_deletes_its_thread_by_default(
+    server: Server, client: LangGraphClient
+) -> None:
+    """A stateless run's thread is deleted when it completes; with keep it stays."""
+    gone = await client.runs.create(None, "threat-triage", input={"target": "a", "indicators": []})
+    kept = await client.runs.create(
+        None, "threat-triage", input={"target": "b", "indicators": []}, on_completion="keep"
+    )
+    gone_result = await client.runs.join(gone["thread_id"], gone["run_id"])
+    await client.runs.join(kept["thread_id"], kept["run_id"])
+    assert isinstance(gone_result, dict)
+    assert gone_result["target"] == "a"
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        assert (await http.get(f"/threads/{gone['thread_id']}")).status_code == 404
+        assert (await http.get(f"/threads/{kept['thread_id']}")).status_code == 200
