@@ -826,7 +826,7 @@ async def server_sql_counts(
     args: argparse.Namespace, env: dict[str, str], folder: Path, meter: CpuMeter, runs: int
 ) -> dict[str, int]:
     """Statements the server sends for ``runs`` runs.wait (after a warm-up), by text."""
-    spec = args.phase_specs[0]
+    spec = args.profile_spec
     out = folder / "sql-counts.json"
     env = {**env, "BENCH_SQL_COUNTS": str(out)}
     server = start_server(env, spec, args.redis_url, folder, command=["-c", SQL_COUNTER])
@@ -922,7 +922,7 @@ async def server_profile(
     args: argparse.Namespace, env: dict[str, str], folder: Path, meter: CpuMeter, runs: int
 ) -> tuple[ProfileRows, Sample]:
     """Profile rows of a cProfile'd server: start-up, warm-up, then ``runs`` runs.wait x16."""
-    spec = args.phase_specs[0]
+    spec = args.profile_spec
     prof = Path(args.profile_dir) / f"bench_service_{spec.bus}_w{spec.workers}_{runs}.prof"
     prof.unlink(missing_ok=True)
     server = start_server(env, spec, args.redis_url, folder, profile_to=prof)
@@ -955,7 +955,7 @@ async def profile_phase(
     await closed_loop([engine_call(engine) for _ in range(args.concurrency)], runs, meter)
     profiler.disable()
     engine_rows = profile_rows(pstats.Stats(profiler))
-    spec = args.phase_specs[0]
+    spec = args.profile_spec
     print(
         f"\nProfile: cProfile own time per run (ms), event-loop thread, idle epoll wait left out;"
         f" {runs} runs x{args.concurrency} concurrent\n  server = graphwright serve ({spec.label})"
@@ -1018,7 +1018,13 @@ def environment_line() -> str:
         f"{name} {md.version(name)}"
         for name in ("langgraph", "langgraph-sdk", "uvicorn", "psycopg")
     )
-    return f"{os.cpu_count()} cores, load average {load[0]:.2f} at start; {versions}"
+    import graphwright
+
+    where = Path(graphwright.__file__).parent
+    return (
+        f"{os.cpu_count()} cores, load average {load[0]:.2f} at start; {versions};"
+        f" graphwright from {where}"
+    )
 
 
 def keep_logs(folder: Path, target: Path) -> None:
@@ -1082,6 +1088,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--keep-db", action="store_true", help="do not drop the scratch database")
     p.add_argument("--profile", action="store_true", help="add a cProfile'd server run")
+    p.add_argument(
+        "--profile-phase", default=None, help="server configuration to profile (default: first)"
+    )
     p.add_argument("--profile-runs", type=int, default=400, help="runs.wait calls when profiling")
     p.add_argument("--profile-dir", default="/tmp", help="where .prof files (and logs) go")
     p.add_argument("--keep-logs", action="store_true", help="copy server logs to --profile-dir")
@@ -1089,11 +1098,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     specs = []
     for item in args.phases.split(","):
-        bus, _, workers = item.strip().partition(":")
+        bus, _, workers = item.strip().partition(":")  # e.g. redis:4
         if bus not in ("redis", "local") or not workers.isdigit() or int(workers) < 1:
             p.error(f"--phases item {item!r}: expected redis:N or local:N")
         specs.append(PhaseSpec(bus, int(workers)))
     args.phase_specs = specs
+    args.profile_spec = specs[0]
+    if args.profile_phase:
+        bus, _, workers = args.profile_phase.partition(":")
+        if bus not in ("redis", "local") or not workers.isdigit() or int(workers) < 1:
+            p.error(f"--profile-phase {args.profile_phase!r}: expected redis:N or local:N")
+        args.profile_spec = PhaseSpec(bus, int(workers))
     return args
 
 

@@ -9,3 +9,6 @@ echo "== bench_overhead =="
 echo
 echo "== bench_compile =="
 "$PY" bench/bench_compile.py "$@"
+echo
+echo "== bench_service =="
+"$PY" bench/bench_service.py "$@"

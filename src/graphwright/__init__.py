@@ -31,6 +31,7 @@ from graphwright.graphs.compiler import CompiledWorkflow, compile_workflow
 from graphwright.graphs.render import render_json, render_mermaid
 from graphwright.graphs.spec import WorkflowSpec
 from graphwright.graphs.validate import check_workflow, validate_workflow
+from graphwright.nodes.progress import progress
 from graphwright.registry import Registry, load_registry_modules
 from graphwright.runtime.engine import Engine
 from graphwright.runtime.results import (
@@ -70,6 +71,7 @@ __all__ = [
     "check_workflow",
     "compile_workflow",
     "load_registry_modules",
+    "progress",
     "render_json",
     "render_mermaid",
     "validate_workflow",

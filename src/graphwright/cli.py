@@ -461,3 +461,34 @@ def worker(
             err.print("draining in-flight runs...", markup=False)
 
     _arun(go)
+
+
+@app.command()
+def watch(
+    thread: ThreadOpt,
+    run: Annotated[
+        str | None, typer.Option("--run", help="Follow only this run, and exit when it ends.")
+    ] = None,
+    url: Annotated[
+        str, typer.Option("--url", envvar="GW_URL", help="The graphwright server.")
+    ] = "http://127.0.0.1:8123",
+    api_key: Annotated[
+        str | None, typer.Option("--api-key", envvar="GW_API_KEY", help="Sent as X-Api-Key.")
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option("--token", envvar="GW_TOKEN", help="Bearer token.")
+    ] = None,
+    once: Annotated[
+        bool,
+        typer.Option(
+            "--once", help="One line per event instead of the live view (implied without a TTY)."
+        ),
+    ] = False,
+) -> None:
+    """Watch progress live: nodes, map progress, pending approvals (Ctrl-C stops a thread)."""
+    from graphwright.watch import watch as follow
+
+    code = follow(
+        url=url, thread_id=thread, run_id=run, once=once, api_key=api_key, bearer_token=token
+    )
+    raise typer.Exit(code)

@@ -14,7 +14,7 @@ from graphwright.store.events import StoredEvent
 __all__ = ["EventStreamResponse", "frame", "frames"]
 
 
-def frame(event: str, data: Any, *, event_id: int | None = None) -> bytes:
+def frame(event: str, data: Any, *, event_id: int | str | None = None) -> bytes:
     """One SSE frame: ``event:``, ``data:`` (JSON) and ``id:`` lines."""
     text = json.dumps(data, separators=(",", ":"), default=str, ensure_ascii=False)
     lines = [f"event: {event}", f"data: {text}"]

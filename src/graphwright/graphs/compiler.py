@@ -34,7 +34,7 @@ from graphwright.nodes.approval import ApprovalGate
 from graphwright.nodes.context import RunContext, expression_context
 from graphwright.nodes.function import FunctionCall
 from graphwright.nodes.map import MapFanOut, MapLimiter, gather_name, item_name
-from graphwright.nodes.policies import guard, retry_policy
+from graphwright.nodes.policies import attempt_of, guard, retry_policy
 from graphwright.nodes.runners import ApprovalNode, FunctionNode, MapFunctionItem, Noop
 from graphwright.nodes.subworkflow import SubworkflowCall
 from graphwright.registry import Registry
@@ -181,7 +181,10 @@ class _Compiler:
                 builder.add_node(
                     name,
                     FunctionNode(
-                        name, FunctionCall(node, self.registry, state, in_map=False), node.timeout
+                        name,
+                        FunctionCall(node, self.registry, state, in_map=False),
+                        node.timeout,
+                        node.retry,
                     ),
                     retry_policy=retry_policy(node.retry),
                     metadata={"gw_kind": "function"},
@@ -225,6 +228,7 @@ class _Compiler:
                 state,
                 timeout=inner.timeout,
                 limiter=MapLimiter(node.max_concurrency) if node.max_concurrency else None,
+                retry=inner.retry,
             )
         else:
             child = used[(inner.workflow, inner.version)] = self.child(inner)
@@ -302,7 +306,9 @@ def _subworkflow_node(name: str, spec: SubworkflowNodeSpec, call: SubworkflowCal
             output = await call.call(context=context, config=config, run_context=runtime.context)
             return call.to_update(name, output)
 
-        return await guard(name, spec.timeout, attempt)
+        return await guard(
+            name, spec.timeout, attempt, attempt=attempt_of(runtime), retry=spec.retry
+        )
 
     subworkflow_node.__name__ = name
     return subworkflow_node
@@ -321,7 +327,13 @@ def _map_subworkflow_worker(
             output = await call.call(context=payload, config=config, run_context=runtime.context)
             return call.to_update(name, output)
 
-        return await _limited(limiter, config, lambda: guard(name, inner.timeout, attempt))
+        return await _limited(
+            limiter,
+            config,
+            lambda: guard(
+                name, inner.timeout, attempt, attempt=attempt_of(runtime), retry=inner.retry
+            ),
+        )
 
     map_item.__name__ = item_name(name)
     return map_item

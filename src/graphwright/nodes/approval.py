@@ -14,6 +14,7 @@ from langgraph.types import Overwrite, interrupt
 from graphwright.errors import ApprovalError, InvalidInputError
 from graphwright.expressions import compile_expression, compile_template
 from graphwright.graphs.spec import ApprovalNodeSpec
+from graphwright.nodes.progress import emit
 from graphwright.state.model import CompiledState, python_type
 
 __all__ = ["ApprovalGate", "parse_decision"]
@@ -63,6 +64,15 @@ class ApprovalGate:
                 answer = interrupt(
                     {**payload, "error": exc.to_dict()}, response_schema=self.response_schema
                 )
+        emit(
+            "approval.decided",
+            {
+                "node": self.name,
+                "decision": decision["decision"],
+                "by": decision["by"],
+                "edited": sorted(decision["edits"]),
+            },
+        )
         update: dict[str, Any] = {self.spec.writes: decision}
         for field, value in decision["edits"].items():
             spec = self.state.fields[field]

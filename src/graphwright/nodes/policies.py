@@ -11,8 +11,9 @@ from langgraph.types import RetryPolicy
 
 from graphwright.errors import GraphwrightError, NodeExecutionError
 from graphwright.graphs.spec import RetrySpec
+from graphwright.nodes.progress import emit
 
-__all__ = ["NON_RETRIED_PREFIXES", "guard", "retry_policy"]
+__all__ = ["NON_RETRIED_PREFIXES", "attempt_of", "guard", "retry_policy", "retryable"]
 
 T = TypeVar("T")
 
@@ -20,19 +21,23 @@ T = TypeVar("T")
 NON_RETRIED_PREFIXES = ("state.", "approval.", "expr.", "registry.")
 
 
+def retryable(spec: RetrySpec | None, exc: BaseException) -> bool:
+    """Whether ``spec`` retries ``exc`` (attempts aside)."""
+    if spec is None or isinstance(exc, GraphBubbleUp):
+        return False
+    code = exc.code if isinstance(exc, GraphwrightError) else "node.failed"
+    if spec.on is not None:
+        return code in spec.on
+    return not code.startswith(NON_RETRIED_PREFIXES)
+
+
 def retry_policy(spec: RetrySpec | None) -> RetryPolicy | None:
     """Build LangGraph's retry policy from a node's ``retry`` spec (``None``: no retry)."""
     if spec is None or spec.max_attempts <= 1:
         return None
-    codes = frozenset(spec.on) if spec.on is not None else None
 
     def retry_on(exc: Exception) -> bool:
-        if isinstance(exc, GraphBubbleUp):
-            return False
-        code = exc.code if isinstance(exc, GraphwrightError) else "node.failed"
-        if codes is not None:
-            return code in codes
-        return not code.startswith(NON_RETRIED_PREFIXES)
+        return retryable(spec, exc)
 
     return RetryPolicy(
         initial_interval=spec.initial_interval,
@@ -44,12 +49,27 @@ def retry_policy(spec: RetrySpec | None) -> RetryPolicy | None:
     )
 
 
-async def guard(node: str, seconds: float | None, call: Callable[[], Awaitable[T]]) -> T:
+def attempt_of(runtime: Any) -> int:
+    """The current attempt (1-based) from LangGraph's runtime, 1 when unknown."""
+    info = getattr(runtime, "execution_info", None)
+    return int(getattr(info, "node_attempt", 1) or 1)
+
+
+async def guard(
+    node: str,
+    seconds: float | None,
+    call: Callable[[], Awaitable[T]],
+    *,
+    attempt: int = 1,
+    retry: RetrySpec | None = None,
+) -> T:
     """Run one node attempt with its timeout, turning failures into coded errors.
 
     Interrupts (``GraphBubbleUp``) pass through untouched. A graphwright error
     keeps its code and gains the node name; any other exception becomes
     ``node.failed`` with its type and message; a timeout becomes ``node.timeout``.
+    Each failure is reported as a ``node.failed`` progress event with the attempt
+    and whether the retry policy will try again.
     """
     try:
         if seconds is None:
@@ -59,19 +79,39 @@ async def guard(node: str, seconds: float | None, call: Callable[[], Awaitable[T
     except GraphBubbleUp:
         raise
     except TimeoutError as exc:
-        raise NodeExecutionError(
+        error: GraphwrightError = NodeExecutionError(
             f"node '{node}' timed out after {seconds:g}s",
             code="node.timeout",
             details={"node": node, "timeout": seconds},
-        ) from exc
+        )
+        _report(node, error, attempt, retry)
+        raise error from exc
     except GraphwrightError as exc:
         exc.details.setdefault("node", node)
+        _report(node, exc, attempt, retry)
         raise
     except Exception as exc:  # user code may raise anything; keep it, coded
-        raise NodeExecutionError(
+        error = NodeExecutionError(
             f"node '{node}' failed: {type(exc).__name__}: {exc}",
             details={"node": node, "type": type(exc).__name__, "message": str(exc)},
-        ) from exc
+        )
+        _report(node, error, attempt, retry)
+        raise error from exc
+
+
+def _report(node: str, error: GraphwrightError, attempt: int, retry: RetrySpec | None) -> None:
+    max_attempts = retry.max_attempts if retry is not None else 1
+    will_retry = attempt < max_attempts and retryable(retry, error)
+    emit(
+        "node.failed",
+        {
+            "node": node,
+            "error": {"code": error.code, "message": error.message},
+            "attempt": attempt,
+            "max_attempts": max_attempts,
+            "will_retry": will_retry,
+        },
+    )
 
 
 def describe(exc: BaseException) -> dict[str, Any]:

@@ -8,11 +8,12 @@ module deliberately has no ``from __future__ import annotations``.)
 
 from typing import Any
 
+from graphwright.graphs.spec import RetrySpec
 from graphwright.nodes.approval import ApprovalGate
 from graphwright.nodes.context import expression_context
 from graphwright.nodes.function import FunctionCall
 from graphwright.nodes.map import MapLimiter
-from graphwright.nodes.policies import guard
+from graphwright.nodes.policies import attempt_of, guard
 from graphwright.state.model import INPUT_CHANNEL, CompiledState
 
 __all__ = ["ApprovalNode", "FunctionNode", "MapFunctionItem", "Noop"]
@@ -21,20 +22,29 @@ __all__ = ["ApprovalNode", "FunctionNode", "MapFunctionItem", "Noop"]
 class FunctionNode:
     """A ``function`` node: call, validate the update."""
 
-    def __init__(self, name: str, call: FunctionCall, timeout: float | None) -> None:
+    def __init__(
+        self,
+        name: str,
+        call: FunctionCall,
+        timeout: float | None,
+        retry: RetrySpec | None = None,
+    ) -> None:
         self.name = name
         self.call = call
         self.timeout = timeout
+        self.retry = retry
         self.__name__ = name
 
-    async def __call__(self, state):  # type: ignore[no-untyped-def]
+    async def __call__(self, state, runtime):  # type: ignore[no-untyped-def]
         call = self.call
         context = expression_context(state, call.state.fields) if call.inputs else {}
 
         async def attempt() -> dict[str, Any]:
             return call.to_update(self.name, await call.call(state=state, context=context))
 
-        return await guard(self.name, self.timeout, attempt)
+        return await guard(
+            self.name, self.timeout, attempt, attempt=attempt_of(runtime), retry=self.retry
+        )
 
 
 class ApprovalNode:
@@ -59,8 +69,10 @@ class MapFunctionItem:
         *,
         timeout: float | None,
         limiter: MapLimiter | None,
+        retry: RetrySpec | None = None,
     ) -> None:
         self.name = name
+        self.retry = retry
         self.call = call
         self.state = state
         self.timeout = timeout
@@ -68,7 +80,7 @@ class MapFunctionItem:
         self.needs_state = "state" in call.entry.parameters or call.entry.accepts_any
         self.__name__ = f"{name}__item"
 
-    async def __call__(self, payload, config):  # type: ignore[no-untyped-def]
+    async def __call__(self, payload, config, runtime):  # type: ignore[no-untyped-def]
         call = self.call
         typed = (
             self.state.model.model_validate({**payload["state"], INPUT_CHANNEL: payload["input"]})
@@ -82,10 +94,11 @@ class MapFunctionItem:
             )
             return call.to_update(self.name, result)
 
+        tries = attempt_of(runtime)
         if self.limiter is None:
-            return await guard(self.name, self.timeout, attempt)
+            return await guard(self.name, self.timeout, attempt, attempt=tries, retry=self.retry)
         async with self.limiter.for_task(config):
-            return await guard(self.name, self.timeout, attempt)
+            return await guard(self.name, self.timeout, attempt, attempt=tries, retry=self.retry)
 
 
 class Noop:

@@ -718,11 +718,8 @@ class Engine:
             "configurable": configurable,
             "recursion_limit": loaded.compiled.spec.limits.max_steps,
         }
-        modes = [
-            "tasks",
-            "custom",
-            *(m for m in options.stream_modes if m not in ("tasks", "custom")),
-        ]
+        own = ("tasks", "custom", "checkpoints")
+        modes = [*own, *(m for m in options.stream_modes if m not in own)]
         error: dict[str, Any] | None = None
         finished = False
         lease = asyncio.create_task(self._keep_lease(thread_id, run_id))

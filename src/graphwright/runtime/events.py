@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from graphwright.errors import GraphwrightError
+from graphwright.nodes.progress import GW_EVENT
 from graphwright.runtime.results import PendingApproval, RunEvent
 
 __all__ = ["EventTranslator", "RunIdentity"]
@@ -46,20 +47,34 @@ def _display(name: str) -> tuple[str, str | None]:
 
 
 class EventTranslator:
-    """Stateful translation of one run's stream; tracks task start times."""
+    """Stateful translation of one run's stream.
+
+    Tracks task start times (durations), the current step (from ``checkpoints``
+    chunks), map items done per map (``map.progress``) and which failures the
+    nodes already reported with their attempt (so none is reported twice).
+    """
 
     def __init__(self, identity: RunIdentity) -> None:
         self.identity = identity
         self._started: dict[str, float] = {}
         self._item_index: dict[str, Any] = {}
         self._approvals: set[str] = set()
+        self._step = 0
+        self._map_total: dict[tuple[tuple[str, ...], str], int] = {}
+        self._map_done: dict[tuple[tuple[str, ...], str], int] = {}
+        self._final_failures: set[tuple[tuple[str, ...], str]] = set()
 
     def translate(self, namespace: tuple[str, ...], mode: str, chunk: Any) -> Iterator[RunEvent]:
         """Yield the events for one ``(namespace, mode, chunk)`` of ``astream(subgraphs=True)``."""
-        path = [part.split(":", 1)[0] for part in namespace]
+        path = tuple(part.split(":", 1)[0] for part in namespace)
+        if mode == "checkpoints":
+            if not namespace and isinstance(chunk, dict):
+                step = (chunk.get("metadata") or {}).get("step")
+                if isinstance(step, int):
+                    self._step = step
+            return
         if mode == "custom":
-            payload = chunk if isinstance(chunk, dict) else {"value": chunk}
-            yield self.identity.event("node.custom", node=path[-1] if path else None, data=payload)
+            yield from self._custom(path, chunk)
             return
         if mode != "tasks" or not isinstance(chunk, dict):
             return
@@ -67,9 +82,9 @@ class EventTranslator:
         if role == "gather":
             return
         task_id = str(chunk.get("id"))
-        data: dict[str, Any] = {"task_id": task_id}
+        data: dict[str, Any] = {"task_id": task_id, "step": self._step + 1}
         if path:
-            data["subworkflow_path"] = path
+            data["subworkflow_path"] = list(path)
         if role == "item" and isinstance(chunk.get("input"), dict):
             self._item_index[task_id] = chunk["input"].get("index")
         if task_id in self._item_index:
@@ -78,6 +93,8 @@ class EventTranslator:
             self._started[task_id] = time.monotonic()
             if role == "item":
                 data["map"] = True
+                key = (path, node)
+                self._map_total[key] = self._map_total.get(key, 0) + 1
             yield self.identity.event("node.started", node=node, data=data)
             return
         started = self._started.pop(task_id, None)
@@ -87,8 +104,12 @@ class EventTranslator:
         interrupts = chunk.get("interrupts") or []
         error = chunk.get("error")
         if error is not None:
-            data["error"] = _error_dict(error)
-            yield self.identity.event("node.failed", node=node, data=data)
+            if (path, node) in self._final_failures:
+                self._final_failures.discard((path, node))
+            else:
+                data["error"] = _error_dict(error)
+                data["will_retry"] = False
+                yield self.identity.event("node.failed", node=node, data=data)
             return
         if interrupts:
             for item in interrupts:
@@ -105,6 +126,35 @@ class EventTranslator:
         result = chunk.get("result")
         data["changed"] = sorted(result) if isinstance(result, dict) else []
         yield self.identity.event("node.finished", node=node, data=data)
+        if role == "item":
+            key = (path, node)
+            done = self._map_done[key] = self._map_done.get(key, 0) + 1
+            total = self._map_total.get(key, done)
+            progress: dict[str, Any] = {"done": done, "total": total, "step": self._step + 1}
+            if path:
+                progress["subworkflow_path"] = list(path)
+            yield self.identity.event("map.progress", node=node, data=progress)
+            if done >= total:
+                self._map_done.pop(key, None)
+                self._map_total.pop(key, None)
+
+    def _custom(self, path: tuple[str, ...], chunk: Any) -> Iterator[RunEvent]:
+        node = path[-1] if path else None
+        if isinstance(chunk, dict) and isinstance(chunk.get(GW_EVENT), str):
+            kind = chunk[GW_EVENT]
+            data = {k: v for k, v in chunk.items() if k not in (GW_EVENT, "node")}
+            raw_node = chunk.get("node")
+            if isinstance(raw_node, str):
+                node = _display(raw_node)[0]
+            data["step"] = self._step + 1
+            if path:
+                data["subworkflow_path"] = list(path)
+            if kind == "node.failed" and not data.get("will_retry"):
+                self._final_failures.add((path, node or ""))
+            yield self.identity.event(kind, node=node, data=data)
+            return
+        payload = chunk if isinstance(chunk, dict) else {"value": chunk}
+        yield self.identity.event("node.custom", node=node, data=payload)
 
 
 def _error_dict(error: Any) -> dict[str, Any]:

@@ -165,6 +165,7 @@ class RunService:
             )
             for hook in self.on_create:
                 await hook(conn, tenant, run)
+        await self.bus.publish(thread_channel(tenant, thread_id), {"run_id": run.run_id})
         return run
 
     @staticmethod
@@ -271,19 +272,27 @@ class RunService:
         return body
 
     async def follow(
-        self, tenant: str, run_id: str, *, after: int = 0
+        self,
+        tenant: str,
+        run_id: str,
+        *,
+        after: int = 0,
+        modes: frozenset[str] | None = None,
     ) -> AsyncIterator[StoredEvent]:
         """Events of a run after sequence ``after``: replayed from the log, then live.
 
-        Yields :data:`HEARTBEAT` when nothing happened for a heartbeat interval.
-        Ends when the run has ended and every event was delivered.
+        With ``modes``, only events of those stream modes (plus ``metadata`` and
+        ``error``) are yielded. Yields :data:`HEARTBEAT` when nothing happened for
+        a heartbeat interval. Ends when the run has ended and every event was
+        delivered.
         """
         sub = self.bus.subscribe(run_channel(tenant, run_id))
         self.active_streams += 1
         last = after
         try:
             async for event in self._follow(tenant, run_id, sub, last):
-                yield event
+                if modes is None or event is HEARTBEAT or _wanted(event.event, modes):
+                    yield event
         except NotFoundError:
             return  # the run was rolled back (deleted) while followed: the stream ends
         finally:
@@ -327,6 +336,87 @@ class RunService:
                     continue
             last = seq
             yield StoredEvent(seq, str(message["event"]), message.get("data"))
+
+    async def follow_thread(
+        self,
+        tenant: str,
+        thread_id: str,
+        *,
+        after: str | None = None,
+        modes: frozenset[str] | None = None,
+        lifecycle_only: bool = False,
+    ) -> AsyncIterator[tuple[str, StoredEvent]]:
+        """Events of every run on a thread, one run after another, as ``(id, event)``.
+
+        Ids are ``<run_id>:<seq>`` (``<run_id>:done`` for the ``run_done`` event
+        closing each run), so ``after`` resumes exactly where a client left off.
+        Without ``after`` the stream starts with the thread's latest run. It never
+        ends by itself; :data:`HEARTBEAT` is yielded while nothing happens.
+        """
+        await self.engine.for_tenant(tenant).threads.get(tenant, thread_id)
+        sub = self.bus.subscribe(thread_channel(tenant, thread_id))
+        self.active_streams += 1
+        current, seq = _parse_thread_id(after)
+        try:
+            pending: list[RunRecord] = []
+            if current is not None and seq is not None:
+                pending = [await self.runs.get(tenant, current, thread_id=thread_id)]
+            while True:
+                if not pending:
+                    pending = await self.runs.on_thread_after(tenant, thread_id, after_run=current)
+                if not pending:
+                    message = await sub.get(self.settings.heartbeat_seconds)
+                    if message is None:
+                        yield "", HEARTBEAT
+                    continue
+                run = pending.pop(0)
+                start = seq if (run.run_id == current and seq is not None) else 0
+                if lifecycle_only:
+                    yield f"{run.run_id}:0", StoredEvent(0, "metadata", {"run_id": run.run_id})
+                run_modes = modes
+                if run_modes is None:
+                    run_modes = frozenset(run.payload.get("stream_mode") or ["values"])
+                async for event in self.follow(tenant, run.run_id, after=start, modes=run_modes):
+                    if event is HEARTBEAT:
+                        yield "", event
+                    elif not lifecycle_only:
+                        yield f"{run.run_id}:{event.seq}", event
+                ended = await self.runs.statuses(tenant, [run.run_id])
+                done = {"run_id": run.run_id, "status": ended.get(run.run_id, "deleted")}
+                yield f"{run.run_id}:done", StoredEvent(0, "run_done", done)
+                current, seq = run.run_id, None
+        finally:
+            self.active_streams -= 1
+            sub.close()
+
+
+def thread_channel(tenant: str, thread_id: str) -> str:
+    """Bus channel announcing new runs on a thread."""
+    return f"gw:thread:{tenant}:{thread_id}"
+
+
+def _wanted(name: str, modes: frozenset[str]) -> bool:
+    base = name.split("|", 1)[0]
+    return base in modes or base in ("metadata", "error")
+
+
+def _parse_thread_id(value: str | None) -> tuple[str | None, int | None]:
+    """``<run_id>:<seq>`` -> (run_id, seq); ``<run_id>:done`` -> (run_id, None)."""
+    if not value:
+        return None, None
+    run_id, _, tail = value.rpartition(":")
+    if not run_id:
+        raise InvalidInputError(
+            f"Last-Event-ID {value!r} is not '<run_id>:<seq>'", code="stream.invalid_event_id"
+        )
+    if tail == "done":
+        return run_id, None
+    try:
+        return run_id, int(tail)
+    except ValueError:
+        raise InvalidInputError(
+            f"Last-Event-ID {value!r} is not '<run_id>:<seq>'", code="stream.invalid_event_id"
+        ) from None
 
 
 @dataclass(frozen=True)

@@ -301,8 +301,12 @@ class WorkerPool:
             async for event in stream:
                 for event_hook in self.event_hooks:
                     event_hook(run, event)
-                if "progress" in (payload.get("stream_mode") or []):
-                    writer.emit("progress", event.to_dict() | {"result": None})
+                # Progress events are always logged: UIs follow them on run and
+                # thread streams whatever modes the run was started with.
+                if event.type != "run.finished" or event.result is None:
+                    writer.emit("progress", event.to_dict())
+                else:
+                    writer.emit("progress", {**event.to_dict(), "result": None})
                 if event.result is not None:
                     result = event.result
         assert result is not None  # execute_run always ends with run.finished

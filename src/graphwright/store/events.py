@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Json
 
 from graphwright.store.pool import Pool
 
@@ -36,14 +36,14 @@ class EventLog:
         async with self._pool.connection() as conn:
             await conn.execute(
                 "insert into gw_run_events (tenant_id, run_id, seq, event, data)"
-                " select %s, %s, s, e, d from unnest(%s::int[], %s::text[], %s::jsonb[])"
+                " select %s, %s, s, e, d from unnest(%s::int[], %s::text[], %s::json[])"
                 " as t(s, e, d) on conflict do nothing",
                 (
                     tenant,
                     run_id,
                     [e.seq for e in events],
                     [e.event for e in events],
-                    [Jsonb(e.data) for e in events],
+                    [Json(e.data) for e in events],
                 ),
             )
 

@@ -166,6 +166,27 @@ class RunStore:
             )
             return [_record(r) for r in await cur.fetchall()]
 
+    async def on_thread_after(
+        self, tenant: str, thread_id: str, *, after_run: str | None, limit: int = 20
+    ) -> builtins.list[RunRecord]:
+        """Runs of a thread created after ``after_run`` (or the latest run), oldest first."""
+        async with self._pool.connection() as conn:
+            if after_run is None:
+                cur = await conn.execute(
+                    f"select {_COLUMNS} from gw_runs where tenant_id = %s and thread_id = %s"
+                    " order by created_at desc limit 1",
+                    (tenant, thread_id),
+                )
+            else:
+                cur = await conn.execute(
+                    f"select {_COLUMNS} from gw_runs where tenant_id = %s and thread_id = %s"
+                    " and created_at > coalesce((select created_at from gw_runs"
+                    "  where tenant_id = %s and run_id = %s), '-infinity')"
+                    " order by created_at limit %s",
+                    (tenant, thread_id, tenant, after_run, limit),
+                )
+            return [_record(r) for r in await cur.fetchall()]
+
     async def claim(self, owner: str, lease_seconds: float) -> RunRecord | None:
         """Claim the oldest runnable run of any tenant, or None.
 

@@ -12,8 +12,10 @@ from fastapi.responses import JSONResponse
 from graphwright.api.deps import ServicesDep, TenantDep
 from graphwright.api.schemas import RunCreateBody, run_json
 from graphwright.api.services import Services
-from graphwright.api.sse import EventStreamResponse, frames
+from graphwright.api.sse import EventStreamResponse, frame, frames
 from graphwright.errors import InvalidInputError, NotFoundError
+from graphwright.runtime.service import HEARTBEAT
+from graphwright.store.events import StoredEvent
 from graphwright.store.runs import RunRecord
 
 __all__ = ["router"]
@@ -47,10 +49,14 @@ async def _stream(
     *,
     after: int = 0,
     cancel_on_disconnect: bool = False,
+    modes: frozenset[str] | None = None,
 ) -> AsyncIterator[bytes]:
     finished = False
+    if modes is None:
+        modes = frozenset(run.payload.get("stream_mode") or ["values"])
     try:
-        async for chunk in frames(services.run_service.follow(tenant, run.run_id, after=after)):
+        events = services.run_service.follow(tenant, run.run_id, after=after, modes=modes)
+        async for chunk in frames(events):
             yield chunk
         finished = True
     finally:
@@ -155,14 +161,73 @@ async def join_stream(
     last_event_id: LastEventId = None,
     last_event_id_query: Annotated[str | None, Query(alias="last_event_id")] = None,
     cancel_on_disconnect: bool = False,
+    stream_mode: Annotated[list[str] | None, Query()] = None,
 ) -> EventStreamResponse:
-    """Stream a run's events; with ``Last-Event-ID`` only those after it."""
+    """Stream a run's events; with ``Last-Event-ID`` only those after it.
+
+    ``stream_mode`` narrows the run's modes (``progress`` is always available).
+    """
     run = await services.runs.get(tenant, run_id, thread_id=thread_id)
     after = _after(last_event_id, last_event_id_query)
+    modes = frozenset(stream_mode) if stream_mode else None
     return EventStreamResponse(
-        _stream(services, tenant, run, after=after, cancel_on_disconnect=cancel_on_disconnect),
+        _stream(
+            services,
+            tenant,
+            run,
+            after=after,
+            cancel_on_disconnect=cancel_on_disconnect,
+            modes=modes,
+        ),
         headers={"Content-Location": _location(run)},
     )
+
+
+@router.get("/threads/{thread_id}/stream", response_model=None)
+async def thread_stream(
+    thread_id: str,
+    services: ServicesDep,
+    tenant: TenantDep,
+    last_event_id: LastEventId = None,
+    last_event_id_query: Annotated[str | None, Query(alias="last_event_id")] = None,
+    stream_mode: Annotated[list[str] | None, Query()] = None,
+) -> EventStreamResponse:
+    """Follow every run on a thread (the current one, then each new one).
+
+    ``stream_mode``: ``run_modes`` (default: each run's own modes), ``lifecycle``
+    (run start and end only), ``state_update`` (values), or run stream modes such
+    as ``progress``. Event ids are ``<run_id>:<seq>``; send the last one as
+    ``Last-Event-ID`` to resume.
+    """
+    requested = set(stream_mode or ["run_modes"])
+    lifecycle = requested == {"lifecycle"}
+    modes: frozenset[str] | None = None
+    if "state_update" in requested:
+        requested = (requested - {"state_update"}) | {"values"}
+    if not lifecycle and requested != {"run_modes"}:
+        modes = frozenset(requested - {"run_modes", "lifecycle"})
+    after = last_event_id if last_event_id is not None else last_event_id_query
+    events = services.run_service.follow_thread(
+        tenant, thread_id, after=after or None, modes=modes, lifecycle_only=lifecycle
+    )
+    first = await anext(aiter(events), None)  # surface 404 / bad ids before streaming
+    return EventStreamResponse(_thread_frames(first, events), headers={})
+
+
+async def _thread_frames(
+    first: tuple[str, StoredEvent] | None, events: AsyncIterator[tuple[str, StoredEvent]]
+) -> AsyncIterator[bytes]:
+    try:
+        item = first
+        while item is not None:
+            event_id, event = item
+            if event is HEARTBEAT:
+                yield b": heartbeat\n\n"
+            else:
+                yield frame(event.event, event.data, event_id=event_id)
+            item = await anext(events, None)
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]
 
 
 @router.post("/threads/{thread_id}/runs/{run_id}/cancel")
