@@ -70,6 +70,14 @@ class Settings(BaseSettings):
     heartbeat_seconds: float = Field(
         default=10.0, gt=0, le=300, description="SSE heartbeat comment interval."
     )
+    max_streams: int = Field(
+        default=1000, ge=1, le=100_000, description="Open SSE streams per API process."
+    )
+    event_retention_seconds: float = Field(
+        default=7 * 86400.0,
+        ge=60,
+        description="How long run events are kept in the event log (then pruned).",
+    )
     durability: str = Field(default="sync", pattern=r"^(sync|async)$")
 
     @field_validator("registry_modules", mode="before")

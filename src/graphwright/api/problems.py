@@ -39,6 +39,7 @@ _BY_CODE: dict[str, int] = {
     "thread.exists": 409,
     "db.unavailable": 503,
     "service.unavailable": 503,
+    "stream.limit": 503,
 }
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from starlette.responses import StreamingResponse
 
-from graphwright.runtime.service import HEARTBEAT
+from graphwright.runtime.service import HEARTBEAT, LAGGING
 from graphwright.store.events import StoredEvent
 
 __all__ = ["EventStreamResponse", "frame", "frames"]
@@ -28,6 +28,8 @@ async def frames(events: AsyncIterator[StoredEvent]) -> AsyncIterator[bytes]:
     async for event in events:
         if event is HEARTBEAT:
             yield b": heartbeat\n\n"
+        elif event is LAGGING:
+            yield b": lagging behind the live events; replaying from the event log\n\n"
         else:
             yield frame(event.event, event.data, event_id=event.seq)
 

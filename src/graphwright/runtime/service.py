@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 
 from graphwright.errors import (
+    GraphwrightError,
     InvalidInputError,
     NotFoundError,
     RunStateError,
@@ -30,12 +31,14 @@ from graphwright.store.events import EventLog, StoredEvent
 from graphwright.store.pool import Pool
 from graphwright.store.runs import RunRecord, RunStore
 
-__all__ = ["HEARTBEAT", "TERMINAL", "RunRequest", "RunService"]
+__all__ = ["HEARTBEAT", "LAGGING", "TERMINAL", "RunRequest", "RunService"]
 
 TERMINAL = frozenset({"success", "error", "timeout", "interrupted"})
 STRATEGIES = frozenset({"reject", "enqueue", "interrupt", "rollback"})
 HEARTBEAT = StoredEvent(0, "", None)
 """Yielded by :meth:`RunService.follow` when a heartbeat is due."""
+LAGGING = StoredEvent(0, "", "lagging")
+"""Yielded when the reader fell behind the live events: the rest comes from the log."""
 
 OnCreate = Callable[[psycopg.AsyncConnection[Any], str, RunRecord], Awaitable[None]]
 
@@ -230,6 +233,16 @@ class RunService:
 
     # -- wait / follow ---------------------------------------------------------------
 
+    def _admit(self) -> None:
+        """Refuse a new stream when this process already serves ``max_streams``."""
+        if self.active_streams >= self.settings.max_streams:
+            raise GraphwrightError(
+                f"this server already serves {self.active_streams} streams; retry shortly "
+                "(or use another replica)",
+                code="stream.limit",
+                details={"max_streams": self.settings.max_streams},
+            )
+
     async def wait_done(
         self, tenant: str, run_id: str, *, thread_id: str | None = None
     ) -> RunRecord:
@@ -286,12 +299,18 @@ class RunService:
         a heartbeat interval. Ends when the run has ended and every event was
         delivered.
         """
+        self._admit()
         sub = self.bus.subscribe(run_channel(tenant, run_id))
         self.active_streams += 1
         last = after
         try:
             async for event in self._follow(tenant, run_id, sub, last):
-                if modes is None or event is HEARTBEAT or _wanted(event.event, modes):
+                if (
+                    modes is None
+                    or event is HEARTBEAT
+                    or event is LAGGING
+                    or _wanted(event.event, modes)
+                ):
                     yield event
         except NotFoundError:
             return  # the run was rolled back (deleted) while followed: the stream ends
@@ -318,6 +337,8 @@ class RunService:
                     continue
                 message = {"done": True}
             if message.get("done") or message.get("gap") or sub.overflowed:
+                if sub.overflowed:
+                    yield LAGGING
                 sub.overflowed = False
                 for event in await self.events.read(tenant, run_id, after=last):
                     last = event.seq
@@ -354,6 +375,7 @@ class RunService:
         ends by itself; :data:`HEARTBEAT` is yielded while nothing happens.
         """
         await self.engine.for_tenant(tenant).threads.get(tenant, thread_id)
+        self._admit()
         sub = self.bus.subscribe(thread_channel(tenant, thread_id))
         self.active_streams += 1
         current, seq = _parse_thread_id(after)

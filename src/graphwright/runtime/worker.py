@@ -104,6 +104,7 @@ class WorkerPool:
             asyncio.create_task(self._slot(i), name=f"graphwright-slot-{i}")
             for i in range(self.settings.workers)
         ]
+        self._slots.append(asyncio.create_task(self._prune(), name="graphwright-prune"))
 
     async def stop(self, *, grace: float | None = None) -> None:
         """Stop claiming; let in-flight runs finish within ``grace``; release the rest."""
@@ -125,6 +126,19 @@ class WorkerPool:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
+
+    async def _prune(self) -> None:
+        """Delete run events older than the retention, about every tenth of it."""
+        retention = self.settings.event_retention_seconds
+        interval = min(max(retention / 10, 60.0), 3600.0)
+        while not self._stopping:
+            try:
+                removed = await self.events.prune(older_than_seconds=retention)
+                if removed:
+                    log.info("pruned %d run events older than %ss", removed, retention)
+            except psycopg.Error as exc:
+                log.warning("event log pruning failed: %s", exc)
+            await asyncio.sleep(interval)
 
     # -- wake-ups ------------------------------------------------------------------
 

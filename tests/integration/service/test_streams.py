@@ -271,3 +271,20 @@ async def test_a_client_that_never_reads_does_not_hold_up_the_run(
     maps = [e for e in events if e.event == "progress" and '"map.progress"' in e.data]
     assert json.loads(maps[-1].data)["data"]["done"] == 400
     _ = reader
+
+
+async def test_stream_limit_refuses_with_503(database_url: str, tmp_path: Path) -> None:
+    """Past GW_MAX_STREAMS open streams a new stream gets 503 stream.limit."""
+    limited = start_server(
+        server_env(database_url, GW_WORKERS="0", GW_MAX_STREAMS="1"), tmp_path / "limited.log"
+    )
+    try:
+        async with httpx.AsyncClient(base_url=limited.url, timeout=30) as http:
+            thread = (await http.post("/threads", json={})).json()
+            async with http.stream("GET", f"/threads/{thread['thread_id']}/stream") as first:
+                assert first.status_code == 200
+                second = await http.get(f"/threads/{thread['thread_id']}/stream")
+            assert second.status_code == 503
+            assert second.json()["code"] == "stream.limit"
+    finally:
+        limited.stop()

@@ -14,7 +14,7 @@ from graphwright.api.schemas import RunCreateBody, run_json
 from graphwright.api.services import Services
 from graphwright.api.sse import EventStreamResponse, frame, frames
 from graphwright.errors import InvalidInputError, NotFoundError
-from graphwright.runtime.service import HEARTBEAT
+from graphwright.runtime.service import HEARTBEAT, LAGGING
 from graphwright.store.events import StoredEvent
 from graphwright.store.runs import RunRecord
 
@@ -221,7 +221,7 @@ async def _thread_frames(
         item = first
         while item is not None:
             event_id, event = item
-            if event is HEARTBEAT:
+            if event is HEARTBEAT or event is LAGGING:
                 yield b": heartbeat\n\n"
             else:
                 yield frame(event.event, event.data, event_id=event_id)
