@@ -39,6 +39,7 @@ _STYLES = {
     "waiting": "yellow",
 }
 _EXIT = {"success": 0, "interrupted": 0, "error": 1, "timeout": 1}
+_MODES = ("progress",)  # progress is logged for every run, whatever modes it was started with
 
 
 @dataclass
@@ -93,8 +94,6 @@ class WatchState:
         self.errors: list[str] = []
         self.last_event_id: str | None = None
         self.closing: str | None = None
-        self._run = ""
-        self._progress_seen = False
         self._lock = threading.Lock()
 
     def apply(self, event: StreamEvent) -> None:
@@ -103,24 +102,15 @@ class WatchState:
             self.last_event_id = event.id or self.last_event_id
             progress = event.progress()
             if progress is not None:
-                self._progress_seen = True
-                self._run = progress.run_id
                 self._apply_progress(progress)
             elif event.event == "metadata" and isinstance(event.data, dict):
-                self._run = str(event.data.get("run_id") or self._run)
-                self.runs.setdefault(self._run, RunRow(self._run))
+                run_id = str(event.data.get("run_id"))
+                self.runs.setdefault(run_id, RunRow(run_id))
             elif event.event == "error" and isinstance(event.data, dict):
                 self.errors.append(f"[{event.data.get('error')}] {event.data.get('message')}")
-            elif event.event == "updates" and isinstance(event.data, dict):
-                self._apply_updates(event.data)
-
-    def _apply_updates(self, data: dict[str, Any]) -> None:
-        """Mark nodes done from ``updates``, for runs created without the progress mode."""
-        if self._progress_seen:
-            return
-        for node in data:
-            if not node.startswith("__"):
-                self._node(self._run, node).status = "done"
+            elif event.event == "run_done" and isinstance(event.data, dict):
+                run_id = str(event.data.get("run_id"))
+                self.runs.setdefault(run_id, RunRow(run_id)).status = str(event.data.get("status"))
 
     def _node(self, run_id: str, label: str) -> NodeRow:
         return self.nodes.setdefault((run_id, label), NodeRow(run_id, label))
@@ -137,26 +127,21 @@ class WatchState:
         elif row is None:
             return
         elif p.type == "node.started":
-            if item:
-                row.items_running += 1
-            else:
+            if not item:
                 row.started, row.duration_ms = p.at, None
+            elif not (row.items_running or row.items_done or row.items_failed):
+                row.started, row.duration_ms = p.at, None  # the map's first item
+            row.items_running += item
             row.status = "running"
-        elif p.type == "node.finished":
-            if item:
-                row.items_running = max(row.items_running - 1, 0)
-                row.items_done += 1
-            else:
-                row.status, row.duration_ms = "done", data.get("duration_ms")
-                row.changed = list(data.get("changed") or [])
-        elif p.type == "node.failed":
+        elif p.type == "node.finished" and not item:
+            row.status, row.duration_ms = "done", data.get("duration_ms")
+            row.changed = list(data.get("changed") or [])
+        elif p.type == "node.failed" and not item:
             error = data.get("error") or {}
             row.error = f"[{error.get('code')}] {error.get('message')}"
-            if item:
-                row.items_running = max(row.items_running - 1, 0)
-                row.items_failed += 1
-            else:
-                row.status = "retrying" if data.get("will_retry") else "failed"
+            row.status = "retrying" if data.get("will_retry") else "failed"
+        elif p.type in ("node.finished", "node.failed"):
+            self._item_ended(row, p)
         elif p.type == "node.progress":
             row.fraction, row.message = data.get("fraction"), data.get("message")
         elif p.type == "map.progress":
@@ -172,10 +157,25 @@ class WatchState:
                 list(data.get("editable") or []),
             )
         elif p.type == "approval.decided":
-            found = self.approvals.get(str(data.get("id") or data.get("approval_id")))
-            if found is not None:
-                found.status, found.decision = "decided", _decision(data.get("decision"))
-            row.status = "done"
+            # Decided in the run that resumed the gate: the gate's node names the approval.
+            for approval in self.approvals.values():
+                if approval.label == label and approval.status == "pending":
+                    approval.status, approval.decision = "decided", _decision(data.get("decision"))
+
+    @staticmethod
+    def _item_ended(row: NodeRow, p: ProgressEvent) -> None:
+        """A map item ended: count it; the map row is done when no item runs any more."""
+        row.items_running = max(row.items_running - 1, 0)
+        if p.type == "node.failed":
+            error = p.data.get("error") or {}
+            row.error = f"[{error.get('code')}] {error.get('message')}"
+            row.items_failed += 0 if p.data.get("will_retry") else 1
+        else:
+            row.items_done += 1
+        if row.items_running == 0:
+            row.status = "failed" if row.items_failed else "done"
+            if row.started is not None and p.at is not None:
+                row.duration_ms = (p.at - row.started).total_seconds() * 1000
 
     # -- rendering ----------------------------------------------------------------------
 
@@ -292,6 +292,9 @@ def format_line(event: StreamEvent) -> str:
     prefix = event.id or "-"
     p = event.progress()
     if p is None:
+        if event.event == "run_done" and isinstance(event.data, dict):
+            done = event.data
+            return f"{prefix} run_done run={done.get('run_id')} status={done.get('status')}"
         return f"{prefix} {event.event} {_compact(event.data)}"
     data, label = p.data, _label(p)
     if data.get("item_index") is not None:
@@ -299,6 +302,8 @@ def format_line(event: StreamEvent) -> str:
     detail = ""
     if p.type == "run.started":
         detail = f"{p.workflow_id} v{p.workflow_version} run={p.run_id} thread={p.thread_id}"
+    elif p.type == "node.started":
+        detail = label
     elif p.type == "node.finished":
         changed = ",".join(data.get("changed") or []) or "-"
         detail = f"{label} {float(data.get('duration_ms') or 0):.1f}ms changed={changed}"
@@ -318,8 +323,7 @@ def format_line(event: StreamEvent) -> str:
             f"{label} approval={data.get('id')} decisions={decisions} prompt={data.get('prompt')!r}"
         )
     elif p.type == "approval.decided":
-        approval = data.get("id") or data.get("approval_id")
-        detail = f"{label} approval={approval} decision={_decision(data.get('decision'))}"
+        detail = f"{label} decision={_decision(data.get('decision'))} by={data.get('by')}"
     elif p.type == "run.finished":
         detail = f"status={data.get('status')}"
     else:
@@ -359,21 +363,27 @@ def watch(
     with Client(url, api_key=api_key, bearer_token=bearer_token) as client:
         try:
             if run_id is None:
-                stream = client.follow_thread(thread_id)
+                stream = client.follow_thread(thread_id, stream_mode=_MODES)
             else:
-                stream = client.follow_run(thread_id, run_id)
+                stream = client.follow_run(thread_id, run_id, stream_mode=_MODES)
             with stream:
                 if once:
                     for event in stream:
                         state.apply(event)
                         print(format_line(event), file=out, flush=True)
-                else:
-                    with Live(state, console=console, refresh_per_second=8):
-                        for event in stream:
-                            state.apply(event)
-            if run_id is None:
-                return 0
-            return _finish(client, state, thread_id, run_id, out=out, once=once, console=console)
+                    if run_id is None:
+                        return 0
+                    line, code = _final(client, state, thread_id, run_id)
+                    print(line, file=out, flush=True)
+                    return code
+                with Live(state, console=console, refresh_per_second=8) as live:
+                    for event in stream:
+                        state.apply(event)
+                    if run_id is None:
+                        return 0
+                    state.closing, code = _final(client, state, thread_id, run_id)
+                    live.refresh()
+                    return code
         except KeyboardInterrupt:
             stopped = f"stopped following (resume after event {state.last_event_id or '-'})"
             print(stopped, file=out, flush=True)
@@ -386,24 +396,11 @@ def watch(
             return 2
 
 
-def _finish(
-    client: Client,
-    state: WatchState,
-    thread_id: str,
-    run_id: str,
-    *,
-    out: TextIO,
-    once: bool,
-    console: Console,
-) -> int:
-    """Print the final status line of a followed run; its exit code."""
+def _final(client: Client, state: WatchState, thread_id: str, run_id: str) -> tuple[str, int]:
+    """The final status line of a followed run, and the exit code."""
     status = client.runs.get(thread_id, run_id).status
     pending = [a.approval_id for a in state.approvals.values() if a.status == "pending"]
     line = f"run {run_id} {status}"
     if status == "interrupted" and pending:
         line += f": waiting for approval {', '.join(pending)}"
-    if once:
-        print(line, file=out, flush=True)
-    else:
-        console.print(line, markup=False)
-    return _EXIT.get(status, 1)
+    return line, _EXIT.get(status, 1)

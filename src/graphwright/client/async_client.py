@@ -3,39 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import builtins
 from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
-from typing import Any, Literal, TypeVar, Unpack, overload
+from typing import Any, Literal, TypeVar, Unpack
 
 import httpx
 
 from graphwright.client import calls
-from graphwright.client.calls import (
-    ApprovalStatus,
-    Call,
-    CancelAction,
-    Document,
-    RunOptions,
-    StreamMode,
+from graphwright.client.async_resources import (
+    AsyncApprovals,
+    AsyncHealthChecks,
+    AsyncRuns,
+    AsyncThreads,
+    AsyncWorkflows,
 )
-from graphwright.client.errors import (
-    GraphwrightConnectionError,
-    NotFoundError,
-    error_from_response,
-)
-from graphwright.client.models import (
-    Approval,
-    Health,
-    PublishedWorkflow,
-    Readiness,
-    Run,
-    RunOutput,
-    StreamEvent,
-    Thread,
-    ThreadState,
-    ValidationResult,
-)
+from graphwright.client.calls import Call, RunOptions, StreamMode
+from graphwright.client.errors import GraphwrightConnectionError, NotFoundError, error_from_response
+from graphwright.client.models import StreamEvent
 from graphwright.client.retry import Backoff, RetryPolicy
 from graphwright.client.sse import SSEDecoder
 from graphwright.client.streams import StreamSession
@@ -178,19 +162,44 @@ class AsyncClient:
         return self._stream(StreamSession(thread_id=thread_id, create=create, **self._sk()))
 
     def follow_run(
-        self, thread_id: str, run_id: str, *, last_event_id: str | None = None
+        self,
+        thread_id: str,
+        run_id: str,
+        *,
+        last_event_id: str | None = None,
+        stream_mode: StreamMode | None = None,
     ) -> AsyncEventStream:
-        """Events of a run after ``last_event_id`` (all without), live until the run ends."""
+        """Events of a run after ``last_event_id`` (all without), live until the run ends.
+
+        ``stream_mode`` narrows the run's own modes; ``progress`` can always be
+        asked for, whatever modes the run was created with.
+        """
         session = StreamSession(
-            thread_id=thread_id, run_id=run_id, last_event_id=last_event_id, **self._sk()
+            thread_id=thread_id,
+            run_id=run_id,
+            last_event_id=last_event_id,
+            stream_mode=stream_mode,
+            **self._sk(),
         )
         return self._stream(session)
 
     def follow_thread(
-        self, thread_id: str, *, last_event_id: str | None = None
+        self,
+        thread_id: str,
+        *,
+        last_event_id: str | None = None,
+        stream_mode: StreamMode | None = None,
     ) -> AsyncEventStream:
-        """Events of every run of a thread (ids ``<run_id>:<seq>``), until closed."""
-        session = StreamSession(thread_id=thread_id, last_event_id=last_event_id, **self._sk())
+        """Events of every run of a thread, one run after another, until closed.
+
+        Ids are ``<run_id>:<seq>``; a ``run_done`` event (id ``<run_id>:done``)
+        ends each run. Without ``last_event_id`` it starts with the latest run.
+        ``stream_mode``: run modes such as ``progress``, or ``lifecycle`` (run
+        starts and ends only); default: each run's own modes.
+        """
+        session = StreamSession(
+            thread_id=thread_id, last_event_id=last_event_id, stream_mode=stream_mode, **self._sk()
+        )
         return self._stream(session)
 
     def _sk(self) -> dict[str, Any]:
@@ -209,6 +218,7 @@ class AsyncClient:
                     request.method,
                     request.path,
                     headers=request.headers,
+                    params=request.params,
                     json=request.json,
                     timeout=timeout,
                 ) as response:
@@ -296,214 +306,3 @@ class AsyncEventStream:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
-
-
-class _Resource:
-    def __init__(self, client: AsyncClient) -> None:
-        self._client = client
-
-
-class AsyncWorkflows(_Resource):
-    """``/workflows``: validate, publish and read workflow documents."""
-
-    async def validate(self, doc: Document) -> ValidationResult:
-        """Check a document without publishing it (problems are a result, not an error)."""
-        return await self._client.send(calls.validate_workflow(doc))
-
-    async def publish(self, doc: Document) -> PublishedWorkflow:
-        """Publish a new version (``created=False`` when identical content exists).
-
-        Raises:
-            InvalidRequestError: ``workflow.invalid`` with every problem.
-        """
-        return await self._client.send(calls.publish_workflow(doc))
-
-    async def get(self, workflow_id: str, version: int | None = None) -> PublishedWorkflow:
-        """One version (default: the latest) with its document."""
-        return await self._client.send(calls.get_workflow(workflow_id, version))
-
-    async def versions(self, workflow_id: str) -> builtins.list[PublishedWorkflow]:
-        """Every version, oldest first."""
-        return await self._client.send(calls.workflow_versions(workflow_id))
-
-    async def list(self) -> builtins.list[PublishedWorkflow]:
-        """The latest version of each workflow."""
-        return await self._client.send(calls.list_workflows())
-
-    @overload
-    async def graph(
-        self, workflow_id: str, format: Literal["json"] = ..., *, version: int | None = ...
-    ) -> dict[str, Any]: ...
-    @overload
-    async def graph(
-        self, workflow_id: str, format: Literal["mermaid"], *, version: int | None = ...
-    ) -> str: ...
-    async def graph(
-        self,
-        workflow_id: str,
-        format: Literal["json", "mermaid"] = "json",
-        *,
-        version: int | None = None,
-    ) -> dict[str, Any] | str:
-        """The graph as nodes and edges (``json``) or Mermaid text."""
-        return await self._client.send(calls.workflow_graph(workflow_id, format, version))
-
-
-class AsyncApprovals(_Resource):
-    """``/approvals``: the inbox of approval gates."""
-
-    async def list(
-        self,
-        *,
-        status: ApprovalStatus = "pending",
-        workflow_id: str | None = None,
-        thread_id: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        older_than: float | None = None,
-        newer_than: float | None = None,
-        limit: int = 50,
-        offset: int = 0,
-    ) -> builtins.list[Approval]:
-        """Approvals, oldest first; ``metadata`` must be contained in the thread's."""
-        return await self._client.send(
-            calls.list_approvals(
-                status=status,
-                workflow_id=workflow_id,
-                thread_id=thread_id,
-                metadata=metadata,
-                older_than=older_than,
-                newer_than=newer_than,
-                limit=limit,
-                offset=offset,
-            )
-        )
-
-    async def get(self, approval_id: str) -> Approval:
-        """One approval."""
-        return await self._client.send(calls.get_approval(approval_id))
-
-    async def decide(
-        self,
-        approval_id: str,
-        decision: str,
-        *,
-        comment: str | None = None,
-        edits: Mapping[str, Any] | None = None,
-        by: str | None = None,
-    ) -> Approval:
-        """Decide a pending approval; the thread resumes in ``resume_run_id``.
-
-        Raises:
-            ConflictError: ``approval.already_decided`` or ``approval.stale``.
-            InvalidRequestError: ``approval.invalid_decision`` / ``approval.invalid_edit``.
-        """
-        call = calls.decide_approval(approval_id, decision, comment=comment, edits=edits, by=by)
-        return await self._client.send(call)
-
-
-class AsyncHealthChecks(_Resource):
-    """``/healthz`` and ``/readyz``."""
-
-    async def healthz(self) -> Health:
-        """Whether the process answers."""
-        return await self._client.send(calls.healthz())
-
-    async def readyz(self) -> Readiness:
-        """Whether its dependencies are reachable (``ready=False`` with failed checks)."""
-        return await self._client.send(calls.readyz())
-
-
-class AsyncRuns(_Resource):
-    """Runs on threads (``thread_id=None``: on a new thread)."""
-
-    async def create(
-        self,
-        thread_id: str | None,
-        workflow_id: str,
-        *,
-        stream_mode: StreamMode | None = None,
-        after_seconds: float | None = None,
-        **options: Unpack[RunOptions],
-    ) -> Run:
-        """Queue a background run (``stream_mode`` decides what its streams carry)."""
-        body = calls.run_body(
-            workflow_id, stream_mode=stream_mode, after_seconds=after_seconds, **options
-        )
-        return await self._client.send(calls.create_run(thread_id, body))
-
-    async def get(self, thread_id: str, run_id: str) -> Run:
-        """One run."""
-        return await self._client.send(calls.get_run(thread_id, run_id))
-
-    async def list(
-        self, thread_id: str, *, status: str | None = None, limit: int = 10, offset: int = 0
-    ) -> builtins.list[Run]:
-        """Runs of a thread, newest first."""
-        return await self._client.send(
-            calls.list_runs(thread_id, status=status, limit=limit, offset=offset)
-        )
-
-    async def wait(
-        self,
-        thread_id: str | None,
-        workflow_id: str,
-        **options: Unpack[RunOptions],
-    ) -> RunOutput:
-        """Create a run and wait for its end: values, pending interrupts or the error.
-
-        There is no read timeout: bound the wait with ``asyncio.timeout``.
-        """
-        body = calls.run_body(workflow_id, **options)
-        return await self._client.send(calls.wait_run(thread_id, body, timeout=None))
-
-    async def join(self, thread_id: str, run_id: str) -> RunOutput:
-        """Wait for a run's end: the thread's values, pending interrupts or the error.
-
-        There is no read timeout: bound the wait with ``asyncio.timeout``.
-        """
-        return await self._client.send(calls.join_run(thread_id, run_id, timeout=None))
-
-    async def cancel(
-        self,
-        thread_id: str,
-        run_id: str,
-        *,
-        wait: bool = False,
-        action: CancelAction = "interrupt",
-    ) -> Run | None:
-        """Cancel a pending or running run; with ``wait`` the stopped run.
-
-        Raises:
-            ConflictError: ``run.not_active`` when it already ended.
-        """
-        return await self._client.send(
-            calls.cancel_run(thread_id, run_id, wait=wait, action=action)
-        )
-
-
-class AsyncThreads(_Resource):
-    """``/threads``: create, read and delete threads."""
-
-    async def create(
-        self,
-        metadata: Mapping[str, Any] | None = None,
-        *,
-        thread_id: str | None = None,
-        if_exists: Literal["raise", "do_nothing"] | None = None,
-    ) -> Thread:
-        """Create a thread (``metadata["graph_id"]`` binds it to a workflow)."""
-        return await self._client.send(
-            calls.create_thread(metadata, thread_id=thread_id, if_exists=if_exists)
-        )
-
-    async def get(self, thread_id: str) -> Thread:
-        """One thread with its values and pending interrupts."""
-        return await self._client.send(calls.get_thread(thread_id))
-
-    async def state(self, thread_id: str) -> ThreadState:
-        """The thread's current state."""
-        return await self._client.send(calls.thread_state(thread_id))
-
-    async def delete(self, thread_id: str) -> None:
-        """Delete a thread with its runs, events and approvals."""
-        await self._client.send(calls.delete_thread(thread_id))

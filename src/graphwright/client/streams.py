@@ -9,6 +9,7 @@ reconnect with ``Last-Event-ID``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,16 +37,23 @@ class StreamRequest:
     path: str
     headers: dict[str, str]
     json: dict[str, Any] | None = None
+    params: tuple[tuple[str, str], ...] = ()
+
+
+_RUN_DONE = 2**63 - 1
 
 
 def event_position(event_id: str | None) -> tuple[str, int] | None:
     """``(run, seq)`` of an event id: ``"7"`` -> ``("", 7)``, ``"<run>:7"`` -> ``("<run>", 7)``.
 
-    None for ids of another form, which are delivered without duplicate checks.
+    A thread stream's ``"<run>:done"`` (the end of that run) comes after all its
+    events. None for ids of another form, delivered without duplicate checks.
     """
     if not event_id:
         return None
     run, _, seq = event_id.rpartition(":")
+    if run and seq == "done":
+        return run, _RUN_DONE
     try:
         return run, int(seq)
     except ValueError:
@@ -60,6 +68,7 @@ class StreamSession:
         run_id: The run followed; None for a thread stream or before creation.
         last_event_id: Deliver only events after this id.
         create: ``(path, body)`` of a ``POST .../runs/stream`` creating the run first.
+        stream_mode: Modes to follow (default: the run's own); ``progress`` is always there.
         attempts: Consecutive failed connection attempts allowed before giving up.
         backoff: Delays between attempts.
     """
@@ -71,6 +80,7 @@ class StreamSession:
         run_id: str | None = None,
         last_event_id: str | None = None,
         create: tuple[str, dict[str, Any]] | None = None,
+        stream_mode: str | Sequence[str] | None = None,
         attempts: int = 8,
         backoff: Backoff | None = None,
     ) -> None:
@@ -81,6 +91,8 @@ class StreamSession:
         self.reconnects = 0
         """How many times the stream was reconnected."""
         self._create = create
+        modes = [stream_mode] if isinstance(stream_mode, str) else list(stream_mode or ())
+        self._params = tuple(("stream_mode", mode) for mode in modes)
         self._attempts = attempts
         self._backoff = backoff or Backoff()
         self._failures = 0
@@ -103,7 +115,7 @@ class StreamSession:
             return StreamRequest("POST", path, headers, body)
         if self.last_event_id is not None:
             headers["Last-Event-ID"] = self.last_event_id
-        return StreamRequest("GET", self._follow_path(), headers)
+        return StreamRequest("GET", self._follow_path(), headers, params=self._params)
 
     def _follow_path(self) -> str:
         if self.thread_id is None:

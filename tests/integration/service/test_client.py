@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -197,7 +197,9 @@ async def test_run_to_approval_then_decide_from_the_inbox(gw: AsyncClient) -> No
         await gw.approvals.decide(pending[0].approval_id, "reject")
     assert decided.resume_run_id is not None
     final = await gw.runs.join(thread.thread_id, decided.resume_run_id)
-    resumed = await collect(gw.follow_run(thread.thread_id, decided.resume_run_id))
+    resumed = await collect(
+        gw.follow_run(thread.thread_id, decided.resume_run_id, stream_mode=["progress"])
+    )
     state = await gw.threads.state(thread.thread_id)
 
     assert stream.run_id is not None
@@ -221,9 +223,9 @@ async def test_run_to_approval_then_decide_from_the_inbox(gw: AsyncClient) -> No
     assert final.error is None
     assert final.values["trail"] == ["first", "last"]
     assert final.values["review"]["decision"] == "approve"
-    # The inbox resumes with the default stream mode (values): no progress events.
-    assert (resumed[0].event, resumed[-1].event) == ("metadata", "values")
-    assert resumed[-1].data["trail"] == ["first", "last"]
+    assert ("approval.decided", "gate") in progress_types(resumed)
+    assert progress_types(resumed)[-1] == ("run.finished", None)
+    assert resumed[-1].data["data"]["status"] == "completed"
     assert state.values["trail"] == ["first", "last"]
     assert state.next == []
 
@@ -332,49 +334,52 @@ def test_sync_client_streams_a_run(server: Server) -> None:
     assert run.status == "success"
 
 
-async def thread_stream_served(server: Server, thread_id: str) -> bool:
-    """Whether the server has the thread stream route (another change adds it)."""
-    async with (
-        httpx.AsyncClient(base_url=server.url, timeout=10) as http,
-        http.stream("GET", f"/threads/{thread_id}/stream") as response,
-    ):
-        if response.status_code != 404:
-            return True
-        await response.aread()
-        return bool(response.json().get("code") != "route.not_found")
+async def follow_until(
+    stream: Any, stop: Callable[[StreamEvent], bool], started: asyncio.Event | None = None
+) -> list[StreamEvent]:
+    """Events of a stream up to the first one ``stop`` accepts (bounded in time)."""
+    seen: list[StreamEvent] = []
+    async with asyncio.timeout(STREAM_SECONDS), stream:
+        async for event in stream:
+            seen.append(event)
+            if started is not None:
+                started.set()
+            if stop(event):
+                break
+    return seen
 
 
-async def test_follow_thread_sees_the_run_resumed_after_approval(
+def succeeded(event: StreamEvent) -> bool:
+    """The ``run_done`` event of a thread stream for a run that succeeded."""
+    return event.event == "run_done" and event.data["status"] == "success"
+
+
+async def test_follow_thread_survives_cuts_across_the_resumed_run(
     gw: AsyncClient, server: Server
 ) -> None:
-    """A thread stream shows the gated run, then the run a decision resumes, unasked."""
+    """A cut thread stream shows the gated run, then the resumed one, as the run streams do."""
     token = uuid.uuid4().hex[:8]
     thread = await gw.threads.create()
-    if not await thread_stream_served(server, thread.thread_id):
-        pytest.skip("GET /threads/{id}/stream is not served by this server yet")
-    await gw.runs.wait(thread.thread_id, "svc-gated", input=gated_input(token))
-    seen: list[StreamEvent] = []
-
-    async def follow() -> None:
-        async with gw.follow_thread(thread.thread_id) as stream:
-            async for event in stream:
-                seen.append(event)
-                progress = event.progress()
-                if (
-                    progress
-                    and progress.type == "run.finished"
-                    and progress.data["status"] == "completed"
-                ):
-                    return
-
-    follower = asyncio.create_task(follow())
+    stopped = await gw.runs.wait(thread.thread_id, "svc-gated", input=gated_input(token))
     (approval,) = await gw.approvals.list(thread_id=thread.thread_id)
-    decided = await gw.approvals.decide(approval.approval_id, "approve")
-    await asyncio.wait_for(follower, STREAM_SECONDS)
+    started = asyncio.Event()
+    async with AsyncClient(server.url, transport=CuttingTransport([9, 6]), backoff=0.05) as cut:
+        stream = cut.follow_thread(thread.thread_id, stream_mode=["progress"])
+        follower = asyncio.create_task(follow_until(stream, succeeded, started))
+        await asyncio.wait_for(started.wait(), STREAM_SECONDS)  # following the first run
+        decided = await gw.approvals.decide(approval.approval_id, "approve")
+        seen = await follower
+    assert stopped.run_id is not None
+    assert decided.resume_run_id is not None
+    expected: list[tuple[str | None, str, Any]] = []
+    for run_id, status in ((stopped.run_id, "interrupted"), (decided.resume_run_id, "success")):
+        events = await collect(gw.follow_run(thread.thread_id, run_id, stream_mode=["progress"]))
+        expected += [(f"{run_id}:{e.id}", e.event, e.data) for e in events]
+        expected.append((f"{run_id}:done", "run_done", {"run_id": run_id, "status": status}))
 
-    runs = {e.progress().run_id for e in seen if e.progress() is not None}  # type: ignore[union-attr]
-    assert decided.resume_run_id in runs
-    assert all(e.id is not None and ":" in e.id for e in seen)
+    assert frames(seen) == expected
+    assert stream.reconnects == 2
+    assert ("approval.decided", "gate") in progress_types(seen)
 
 
 # -- graphwright watch ----------------------------------------------------------------------
