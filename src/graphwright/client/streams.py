@@ -200,9 +200,9 @@ class StreamSession:
     def _again(self, alive: bool, why: str, *, cause: BaseException | None = None) -> float:
         self._failures = 1 if alive else self._failures + 1
         if self._failures > self._attempts:
+            what = "stream lost after" if self._connected else "could not connect in"
             raise StreamError(
-                f"stream lost after {self._attempts} reconnection attempts: {why}",
-                last_event_id=self.last_event_id,
+                f"{what} {self._attempts} attempts: {why}", last_event_id=self.last_event_id
             ) from cause
         if self._connected:
             self.reconnects += 1

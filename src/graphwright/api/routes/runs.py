@@ -24,6 +24,13 @@ router = APIRouter(tags=["runs"])
 
 LastEventId = Annotated[str | None, Header(alias="Last-Event-ID")]
 
+SSE_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Server-sent events: `event:` (stream mode), `data:` (JSON), `id:`.",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
+
 
 def _location(run: RunRecord) -> str:
     return f"/threads/{run.thread_id}/runs/{run.run_id}"
@@ -100,7 +107,7 @@ async def create_run(
     return JSONResponse(run_json(run), headers={"Content-Location": _location(run)})
 
 
-@router.post("/threads/{thread_id}/runs/stream", response_model=None)
+@router.post("/threads/{thread_id}/runs/stream", response_model=None, responses=SSE_RESPONSE)
 async def stream_run(
     thread_id: str, body: RunCreateBody, services: ServicesDep, tenant: TenantDep
 ) -> EventStreamResponse:
@@ -152,7 +159,9 @@ async def join_run(
     return await _wait_body(services, tenant, run)
 
 
-@router.get("/threads/{thread_id}/runs/{run_id}/stream", response_model=None)
+@router.get(
+    "/threads/{thread_id}/runs/{run_id}/stream", response_model=None, responses=SSE_RESPONSE
+)
 async def join_stream(
     thread_id: str,
     run_id: str,
@@ -183,7 +192,7 @@ async def join_stream(
     )
 
 
-@router.get("/threads/{thread_id}/stream", response_model=None)
+@router.get("/threads/{thread_id}/stream", response_model=None, responses=SSE_RESPONSE)
 async def thread_stream(
     thread_id: str,
     services: ServicesDep,
@@ -279,7 +288,7 @@ async def create_stateless_run(
     return JSONResponse(run_json(run), headers={"Content-Location": _location(run)})
 
 
-@router.post("/runs/stream", response_model=None)
+@router.post("/runs/stream", response_model=None, responses=SSE_RESPONSE)
 async def stream_stateless_run(
     body: RunCreateBody, services: ServicesDep, tenant: TenantDep
 ) -> EventStreamResponse:
