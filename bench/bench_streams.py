@@ -160,14 +160,22 @@ def _scan_procs(dbname: str) -> tuple[list[int], list[int]]:
     return pg, redis
 
 
+def _machine_busy() -> float:
+    """Busy CPU seconds of the whole machine (all cores; /proc/stat, idle and iowait excluded)."""
+    with open("/proc/stat", "rb") as handle:
+        fields = [int(x) for x in handle.readline().split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / CLK_TCK
+
+
 @dataclass
 class Cpu:
-    """CPU seconds of: this process, the server, the database's backends, Redis."""
+    """CPU seconds of: this process, the server, the database's backends, Redis, the machine."""
 
     client: float
     server: float
     pg: dict[int, float]
-    redis: float
+    redis: dict[int, float]
+    machine: float
 
     @classmethod
     def take(cls, dbname: str, server_pid: int) -> Cpu:
@@ -176,8 +184,13 @@ class Cpu:
             client=time.process_time(),
             server=_proc_cpu(server_pid),
             pg={pid: _proc_cpu(pid) for pid in pg},
-            redis=sum(_proc_cpu(pid) for pid in redis),
+            redis={pid: _proc_cpu(pid) for pid in redis},
+            machine=_machine_busy(),
         )
+
+    def redis_restarted(self, after: Cpu) -> bool:
+        """A different redis-server process than at the start (someone restarted Redis)."""
+        return set(self.redis) != set(after.redis)
 
     def percent_until(self, after: Cpu, seconds: float) -> dict[str, float]:
         pg = sum(v - self.pg.get(pid, 0.0) for pid, v in after.pg.items())
@@ -185,8 +198,10 @@ class Cpu:
             "client": after.client - self.client,
             "server": after.server - self.server,
             "pg": pg,
-            "redis": after.redis - self.redis,
+            "redis": sum(v - self.redis.get(pid, 0.0) for pid, v in after.redis.items()),
         }
+        # Everything else on the machine: other people's work, other databases...
+        values["other"] = max(0.0, after.machine - self.machine - sum(values.values()))
         return {k: 100.0 * v / seconds for k, v in values.items()}
 
 
@@ -534,6 +549,8 @@ async def run_level(
         level.frames = sum(s.frames for s in streams) - frames_before
         level.lag = [v * 1000 for v in lag.values]
     level.cpu = cpu_before.percent_until(cpu_after, window)
+    if cpu_before.redis_restarted(cpu_after):
+        level.errors.append("redis-server was restarted during the window (not by this benchmark)")
     # Runs stop at ``until``; their streams end after the run's last events.
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(
@@ -601,9 +618,9 @@ def print_levels(levels: list[Level]) -> None:
         f"  {'scenario':<36} {'samples':>7} {'nf/s':>6} {'frm/s':>6} | "
         f"{'p50':>6} {'p90':>6} {'p99':>6} {'max':>6} | "
         f"{'>log p50':>8} {'p99':>6} {'log> p50':>8} {'p99':>6} | "
-        f"{'lag p99':>7} | {'client':>6} {'server':>6} {'pg':>5} {'redis':>5}"
+        f"{'lag p99':>7} | {'client':>6} {'server':>6} {'pg':>5} {'redis':>5} {'other':>5}"
     )
-    print("  " + "-" * 150)
+    print("  " + "-" * 156)
     for lv in levels:
         print(
             f"  {lv.label:<36} {len(lv.latencies):>7} {lv.events / lv.window:>6.1f}"
@@ -615,6 +632,7 @@ def print_levels(levels: list[Level]) -> None:
             f"{lv.p(99, lv.lag):>7.1f} | "
             f"{lv.cpu.get('client', 0):>5.0f}% {lv.cpu.get('server', 0):>5.0f}% "
             f"{lv.cpu.get('pg', 0):>4.0f}% {lv.cpu.get('redis', 0):>4.0f}%"
+            f" {lv.cpu.get('other', 0):>4.0f}%"
         )
     print()
     for lv in levels:
@@ -733,8 +751,10 @@ async def measure(args: argparse.Namespace) -> None:
                 " frm/s = SSE frames received\n  per second by all streams; >log = at -> the"
                 " event-log insert (created_at); log> = insert -> received;\n  lag p99 ="
                 " this client's event-loop lag; CPU = % of one core over the window (2 cores"
-                " = 200%)."
+                " = 200%);\n  other = the rest of the machine (processes not part of this"
+                " benchmark)."
             )
+            print(f"  load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
             verdicts(results)
             if args.profile:
                 await profile(args, env, folder, dbname)

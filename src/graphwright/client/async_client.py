@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from types import TracebackType
 from typing import Any, Literal, TypeVar, Unpack
 
@@ -159,7 +159,9 @@ class AsyncClient:
             workflow_id, stream_mode=stream_mode, on_disconnect=on_disconnect, **options
         )
         create = (calls.runs_path(thread_id, "/stream"), body)
-        return self._stream(StreamSession(thread_id=thread_id, create=create, **self._sk()))
+        return self._stream(
+            StreamSession(thread_id=thread_id, create=create, **self._session_options())
+        )
 
     def follow_run(
         self,
@@ -179,7 +181,7 @@ class AsyncClient:
             run_id=run_id,
             last_event_id=last_event_id,
             stream_mode=stream_mode,
-            **self._sk(),
+            **self._session_options(),
         )
         return self._stream(session)
 
@@ -198,17 +200,20 @@ class AsyncClient:
         starts and ends only); default: each run's own modes.
         """
         session = StreamSession(
-            thread_id=thread_id, last_event_id=last_event_id, stream_mode=stream_mode, **self._sk()
+            thread_id=thread_id,
+            last_event_id=last_event_id,
+            stream_mode=stream_mode,
+            **self._session_options(),
         )
         return self._stream(session)
 
-    def _sk(self) -> dict[str, Any]:
+    def _session_options(self) -> dict[str, Any]:
         return {"attempts": self._reconnect_attempts, "backoff": self._policy.backoff}
 
     def _stream(self, session: StreamSession) -> AsyncEventStream:
         return AsyncEventStream(session, self._events(session))
 
-    async def _events(self, session: StreamSession) -> AsyncIterator[StreamEvent]:
+    async def _events(self, session: StreamSession) -> AsyncGenerator[StreamEvent, None]:
         timeout = httpx.Timeout(self._timeout, read=max(self._timeout, 60.0))
         while True:
             request = session.request()
@@ -260,7 +265,7 @@ class AsyncEventStream:
     Close it (``aclose`` or ``async with``) when stopping early.
     """
 
-    def __init__(self, session: StreamSession, events: AsyncIterator[StreamEvent]) -> None:
+    def __init__(self, session: StreamSession, events: AsyncGenerator[StreamEvent, None]) -> None:
         self._session = session
         self._events = events
 
@@ -292,9 +297,7 @@ class AsyncEventStream:
 
     async def aclose(self) -> None:
         """Stop following and close the connection."""
-        aclose = getattr(self._events, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await self._events.aclose()
 
     async def __aenter__(self) -> AsyncEventStream:
         return self

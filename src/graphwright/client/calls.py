@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypedDict, TypeVar
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
@@ -108,7 +108,7 @@ def segment(value: str) -> str:
 def run_location(response: httpx.Response) -> tuple[str, str] | None:
     """``(thread_id, run_id)`` from ``Content-Location: /threads/{tid}/runs/{rid}``."""
     location = response.headers.get("content-location", "")
-    parts = httpx.URL(location).path.strip("/").split("/")
+    parts = urlsplit(location).path.strip("/").split("/")
     if len(parts) == 4 and parts[0] == "threads" and parts[2] == "runs":
         return unquote(parts[1]), unquote(parts[3])
     return None

@@ -118,8 +118,12 @@ class StreamSession:
         return StreamRequest("GET", self._follow_path(), headers, params=self._params)
 
     def _follow_path(self) -> str:
-        if self.thread_id is None:
-            raise StreamError("the stream cannot be resumed: no thread id", last_event_id=None)
+        if self.thread_id is None or (self.follows_run and self.run_id is None):
+            raise StreamError(
+                "the stream cannot be resumed: the server did not name the run "
+                "(no Content-Location)",
+                last_event_id=self.last_event_id,
+            )
         thread = segment(self.thread_id)
         if self.run_id is None:
             return f"/threads/{thread}/stream"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
 from types import TracebackType
 from typing import Any, Literal, TypeVar, Unpack
 
@@ -159,7 +159,9 @@ class Client:
             workflow_id, stream_mode=stream_mode, on_disconnect=on_disconnect, **options
         )
         create = (calls.runs_path(thread_id, "/stream"), body)
-        return self._stream(StreamSession(thread_id=thread_id, create=create, **self._sk()))
+        return self._stream(
+            StreamSession(thread_id=thread_id, create=create, **self._session_options())
+        )
 
     def follow_run(
         self,
@@ -179,7 +181,7 @@ class Client:
             run_id=run_id,
             last_event_id=last_event_id,
             stream_mode=stream_mode,
-            **self._sk(),
+            **self._session_options(),
         )
         return self._stream(session)
 
@@ -198,17 +200,20 @@ class Client:
         starts and ends only); default: each run's own modes.
         """
         session = StreamSession(
-            thread_id=thread_id, last_event_id=last_event_id, stream_mode=stream_mode, **self._sk()
+            thread_id=thread_id,
+            last_event_id=last_event_id,
+            stream_mode=stream_mode,
+            **self._session_options(),
         )
         return self._stream(session)
 
-    def _sk(self) -> dict[str, Any]:
+    def _session_options(self) -> dict[str, Any]:
         return {"attempts": self._reconnect_attempts, "backoff": self._policy.backoff}
 
     def _stream(self, session: StreamSession) -> EventStream:
         return EventStream(session, self._events(session))
 
-    def _events(self, session: StreamSession) -> Iterator[StreamEvent]:
+    def _events(self, session: StreamSession) -> Generator[StreamEvent, None, None]:
         timeout = httpx.Timeout(self._timeout, read=max(self._timeout, 60.0))
         while True:
             request = session.request()
@@ -260,7 +265,7 @@ class EventStream:
     Close it (``close`` or ``with``) when stopping early.
     """
 
-    def __init__(self, session: StreamSession, events: Iterator[StreamEvent]) -> None:
+    def __init__(self, session: StreamSession, events: Generator[StreamEvent, None, None]) -> None:
         self._session = session
         self._events = events
 
@@ -292,9 +297,7 @@ class EventStream:
 
     def close(self) -> None:
         """Stop following and close the connection."""
-        close = getattr(self._events, "close", None)
-        if close is not None:
-            close()
+        self._events.close()
 
     def __enter__(self) -> EventStream:
         return self

@@ -318,11 +318,18 @@ class ApprovalService:
     async def _resume(
         self, tenant: str, record: ApprovalRecord, answer: Any, source: DecisionSource
     ) -> RunRecord:
+        modes: tuple[str, ...] = ("values",)
+        try:  # the resume run streams what the interrupted run streamed
+            interrupted = await self.run_service.runs.get(tenant, record.run_id)
+            modes = tuple(interrupted.payload.get("stream_mode") or modes)
+        except NotFoundError:
+            pass
         request = RunRequest(
             assistant_id=record.workflow_id,
             command={"resume": {record.approval_id: answer}},
             metadata={"approval_id": record.approval_id},
             multitask_strategy="enqueue",
+            stream_mode=modes,
         )
         token = _source.set(source)
         try:

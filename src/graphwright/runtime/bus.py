@@ -114,9 +114,16 @@ class InProcessBus:
 class RedisBus(InProcessBus):
     """Fan-out between processes through Redis pub/sub, one connection per process.
 
-    A background reader re-subscribes after Redis restarts. Publishing never
-    raises: a lost live message is recovered from the event log by readers.
+    The process subscribes once, at start, to the pattern of every graphwright
+    channel and hands messages to its local subscribers. So a local subscription
+    is effective the moment it is made: there is no window between subscribing
+    and Redis confirming it in which a message could be missed. After a Redis
+    restart the reader re-subscribes and tells local subscribers that live
+    messages may have been lost (they re-read the event log). Publishing never
+    raises.
     """
+
+    PATTERN = "gw:*"
 
     def __init__(self, url: str) -> None:
         super().__init__()
@@ -124,13 +131,15 @@ class RedisBus(InProcessBus):
 
         self._redis = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=None)
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        self._changed = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
         self.publish_failures = 0
 
     async def start(self) -> None:
-        """Start the reader task."""
+        """Subscribe to every graphwright channel and start the reader task."""
         self._reader = asyncio.create_task(self._read_loop(), name="graphwright-redis-bus")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ready.wait(), 5)
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
         """Publish to Redis; on failure deliver locally and count it."""
@@ -143,47 +152,38 @@ class RedisBus(InProcessBus):
             log.warning("redis publish failed (%s); local subscribers only", exc)
             self.dispatch(channel, message)
 
-    def on_subscribe(self, channel: str) -> None:
-        self._changed.set()
-
-    def on_unsubscribe(self, channel: str) -> None:
-        self._changed.set()
-
     async def _read_loop(self) -> None:
         from redis.exceptions import RedisError
 
-        subscribed: set[str] = set()
         delay = 0.1
+        subscribed = False
         while True:
             try:
-                wanted = set(self.channels())
-                if wanted - subscribed:
-                    await self._pubsub.subscribe(*(wanted - subscribed))
-                if subscribed - wanted:
-                    await self._pubsub.unsubscribe(*(subscribed - wanted))
-                subscribed = wanted
-                self._changed.clear()
                 if not subscribed:
-                    await self._changed.wait()
-                    continue
-                message = await self._pubsub.get_message(timeout=0.2)
+                    await self._pubsub.psubscribe(self.PATTERN)
+                    subscribed = True
+                    if self._ready.is_set():
+                        self._notify_gap()  # re-subscribed after an outage
+                    self._ready.set()
+                message = await self._pubsub.get_message(timeout=1.0)
                 delay = 0.1
-                if message is None or message.get("type") != "message":
+                if message is None or message.get("type") != "pmessage":
                     continue
                 channel = message["channel"]
                 if isinstance(channel, bytes):
                     channel = channel.decode()
-                self.dispatch(channel, json.loads(message["data"]))
+                if channel in self._subscribers:
+                    self.dispatch(channel, json.loads(message["data"]))
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError, ValueError) as exc:
                 log.warning("redis bus reader: %s; reconnecting in %.1fs", exc, delay)
-                subscribed = set()
+                subscribed = False
                 with contextlib.suppress(RedisError, OSError):
                     await self._pubsub.reset()
+                self._notify_gap()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
-                self._notify_gap()
 
     def _notify_gap(self) -> None:
         """Tell every local subscriber that live messages may have been lost."""

@@ -233,6 +233,10 @@ class RunService:
 
     # -- wait / follow ---------------------------------------------------------------
 
+    def admit(self) -> None:
+        """Raise ``stream.limit`` when this process already serves ``max_streams`` streams."""
+        self._admit()
+
     def _admit(self) -> None:
         """Refuse a new stream when this process already serves ``max_streams``."""
         if self.active_streams >= self.settings.max_streams:

@@ -51,12 +51,26 @@ RunHook = Callable[[Engine, RunRecord, RunResult], Awaitable[None]]
 _IDLE_WAKE = 5.0
 
 
-class _Cancelled(Exception):
-    """The run was cancelled (``action``) or its lease was lost."""
+class _Doorbell:
+    """Wakes one waiting slot per ring (at most ``limit`` rings are remembered)."""
 
-    def __init__(self, action: str) -> None:
-        super().__init__(action)
-        self.action = action
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._rings = asyncio.Semaphore(0)
+        self._pending = 0
+
+    def ring(self, times: int = 1) -> None:
+        """Let up to ``times`` waiting (or next) slots through."""
+        for _ in range(times):
+            if self._pending >= self._limit:
+                return
+            self._pending += 1
+            self._rings.release()
+
+    async def wait(self, seconds: float) -> None:
+        """Return after a ring or ``seconds`` (raises TimeoutError on timeout)."""
+        await asyncio.wait_for(self._rings.acquire(), seconds)
+        self._pending -= 1
 
 
 class WorkerPool:
@@ -81,7 +95,7 @@ class WorkerPool:
         self.hooks: list[RunHook] = []
         self.event_hooks: list[Callable[[RunRecord, RunEvent], None]] = []
         self.owner = engine.owner
-        self._wake = asyncio.Event()
+        self._wake = _Doorbell(max(settings.workers, 1))
         self._stopping = False
         self._slots: list[asyncio.Task[None]] = []
         self._listener: asyncio.Task[None] | None = None
@@ -109,7 +123,7 @@ class WorkerPool:
     async def stop(self, *, grace: float | None = None) -> None:
         """Stop claiming; let in-flight runs finish within ``grace``; release the rest."""
         self._stopping = True
-        self._wake.set()
+        self._wake.ring(self.settings.workers)
         grace = self.settings.drain_seconds if grace is None else grace
         in_flight = list(self._running.values())
         if in_flight:
@@ -152,11 +166,11 @@ class WorkerPool:
                     await conn.execute(f"listen {WAKE_CHANNEL}")
                     await conn.execute(f"listen {CANCEL_CHANNEL}")
                     ready.set()
-                    self._wake.set()  # catch up on anything created while not listening
+                    self._wake.ring(self.settings.workers)  # catch up after (re)connecting
                     delay = 0.2
                     async for note in conn.notifies():
                         if note.channel == WAKE_CHANNEL:
-                            self._wake.set()
+                            self._wake.ring()  # one new run: one idle slot looks
                         elif note.channel == CANCEL_CHANNEL:
                             self._on_cancel(note.payload)
             except asyncio.CancelledError:
@@ -179,19 +193,18 @@ class WorkerPool:
         if due is not None:
             timeout = max(0.01, min(_IDLE_WAKE, (due - dt.datetime.now(dt.UTC)).total_seconds()))
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout)
+            await self._wake.wait(timeout)
 
     # -- slots -----------------------------------------------------------------------
 
     async def _slot(self, index: int) -> None:
         while not self._stopping:
             try:
-                self._wake.clear()
                 run = await self.runs.claim(self.owner, self.settings.lease_seconds)
                 if run is None:
                     await self._sleep_until_work()
                     continue
-                self._wake.set()  # there may be more: let another idle slot look
+                self._wake.ring()  # there may be more: let another idle slot look
                 await self._process(run)
             except asyncio.CancelledError:
                 raise
@@ -204,7 +217,9 @@ class WorkerPool:
         if run.attempts > run.max_attempts:
             await self._dead_letter(run)
             return
-        first = await self.events.last_seq(run.tenant_id, run.run_id) + 1
+        first = 1
+        if run.attempts > 1:  # a re-claimed run continues its event numbering
+            first = await self.events.last_seq(run.tenant_id, run.run_id) + 1
         writer = RunEventWriter(self.events, self.bus, run.tenant_id, run.run_id, first_seq=first)
         writer.emit("metadata", {"run_id": run.run_id, "attempt": run.attempts})
         engine = self.engine.for_tenant(run.tenant_id)

@@ -60,6 +60,8 @@ class RunEventWriter:
     async def _flush_loop(self) -> None:
         while True:
             await self._wake.wait()
+            if not self._closed:
+                await asyncio.sleep(0.002)  # let a step's burst of events share one write
             self._wake.clear()
             await self._flush()
             if self._closed and not self._pending:

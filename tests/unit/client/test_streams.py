@@ -7,7 +7,12 @@ import json
 import httpx
 import pytest
 
-from graphwright.client import GraphwrightConnectionError, NotFoundError, StreamError
+from graphwright.client import (
+    GraphwrightConnectionError,
+    NotFoundError,
+    ServiceUnavailableError,
+    StreamError,
+)
 from graphwright.client.streams import StreamSession, event_position
 from tests.unit.client.fakes import Connection, FakeStreamServer, collect
 
@@ -207,8 +212,6 @@ def test_event_positions(event_id: str | None, position: tuple[str, int] | None)
 
 def test_session_refuses_transient_errors_a_bounded_number_of_times() -> None:
     """A 503 while reconnecting is retried, until the attempts are used up."""
-    from graphwright.client.errors import ServiceUnavailableError
-
     session = StreamSession(thread_id="t1", run_id="r1", attempts=2)
     session.opened(httpx.Response(200))
     busy = ServiceUnavailableError(503, "db.unavailable", "down")
@@ -217,3 +220,15 @@ def test_session_refuses_transient_errors_a_bounded_number_of_times() -> None:
     assert session.refused(busy) is not None
     with pytest.raises(StreamError):
         session.refused(busy)
+
+
+def test_a_creation_without_content_location_cannot_be_resumed() -> None:
+    """When the server names no run, a broken stream raises instead of following the thread."""
+    session = StreamSession(thread_id="t1", create=("/threads/t1/runs/stream", {}))
+    session.request()
+    session.opened(httpx.Response(200))
+
+    session.broken(httpx.ReadError("reset"), alive=True)
+
+    with pytest.raises(StreamError, match="did not name the run"):
+        session.request()

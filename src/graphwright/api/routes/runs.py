@@ -85,6 +85,7 @@ def _stream_response(
     if body is not None and body.stream_resumable:
         headers["Location"] = _location(run) + "/stream"
     cancel = request is not None and request.on_disconnect == "cancel"
+    services.run_service.admit()  # a full server answers 503 before the stream starts
     return EventStreamResponse(
         _stream(services, tenant, run, cancel_on_disconnect=cancel), headers=headers
     )
@@ -179,6 +180,7 @@ async def join_stream(
     run = await services.runs.get(tenant, run_id, thread_id=thread_id)
     after = _after(last_event_id, last_event_id_query)
     modes = frozenset(stream_mode) if stream_mode else None
+    services.run_service.admit()
     return EventStreamResponse(
         _stream(
             services,
