@@ -194,6 +194,12 @@ class ApprovalService:
         finished by whichever worker re-claims it).
         """
         try:
+            if result.status != "interrupted":
+                loaded = await engine.catalog.load(
+                    run.tenant_id, run.assistant_id, run.workflow_version
+                )
+                if not _has_gates(loaded.compiled):
+                    return  # a workflow without approval gates has no rows to sync
             pending, keep = await self._gates(engine, run, result)
         except GraphwrightError as exc:
             log.error("run %s: cannot read its approval gates: %s", run.run_id, exc)
@@ -446,3 +452,20 @@ def _as_answer(value: Any) -> dict[str, Any]:
     if isinstance(value, Mapping):
         return dict(value)
     return {"decision": value}
+
+
+def _has_gates(compiled: Any) -> bool:
+    """Whether a compiled workflow (or any subworkflow it runs) has an approval node."""
+    from graphwright.graphs.spec import ApprovalNodeSpec
+
+    stack = [compiled]
+    seen: set[int] = set()
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if any(isinstance(n, ApprovalNodeSpec) for n in current.spec.nodes.values()):
+            return True
+        stack.extend(current.subworkflows.values())
+    return False

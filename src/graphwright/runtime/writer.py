@@ -21,6 +21,8 @@ __all__ = ["RunEventWriter", "run_channel"]
 
 log = logging.getLogger("graphwright.worker")
 
+BATCH_SECONDS = 0.01
+
 
 def run_channel(tenant: str, run_id: str) -> str:
     """Bus channel of one run's events."""
@@ -58,11 +60,17 @@ class RunEventWriter:
         return seq
 
     async def _flush_loop(self) -> None:
+        # The first event goes out at once; later ones are batched in windows of
+        # BATCH_SECONDS, so a run costs a few log writes, not one per event.
+        loop = asyncio.get_running_loop()
+        last_flush = -BATCH_SECONDS
         while True:
             await self._wake.wait()
-            if not self._closed:
-                await asyncio.sleep(0.002)  # let a step's burst of events share one write
+            wait = last_flush + BATCH_SECONDS - loop.time()
+            if wait > 0 and not self._closed:
+                await asyncio.sleep(wait)
             self._wake.clear()
+            last_flush = loop.time()
             await self._flush()
             if self._closed and not self._pending:
                 return
