@@ -35,7 +35,8 @@ from graphwright.errors import (
 from graphwright.nodes.approval import parse_decision
 
 # The gate lookup that resume validation uses; shared so both validate alike.
-from graphwright.runtime.engine import Engine, find_gate
+from graphwright.runtime.decisions import find_gate
+from graphwright.runtime.engine import Engine
 from graphwright.runtime.results import RunResult
 from graphwright.runtime.service import RunRequest, RunService
 from graphwright.store.approvals import (

@@ -23,7 +23,8 @@ from graphwright.errors import (
     WorkflowConflictError,
 )
 from graphwright.runtime.bus import InProcessBus
-from graphwright.runtime.engine import Engine, resume_value
+from graphwright.runtime.decisions import resume_value
+from graphwright.runtime.engine import Engine
 from graphwright.runtime.worker import STREAM_MODES
 from graphwright.runtime.writer import run_channel
 from graphwright.settings import Settings
