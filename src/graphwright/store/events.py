@@ -34,16 +34,16 @@ class EventLog:
         if not events:
             return
         async with self._pool.connection() as conn:
+            # One JSON parameter for the whole batch (cheap to adapt); `json` keeps
+            # each event's key order.
             await conn.execute(
                 "insert into gw_run_events (tenant_id, run_id, seq, event, data)"
-                " select %s, %s, s, e, d from unnest(%s::int[], %s::text[], %s::json[])"
-                " as t(s, e, d) on conflict do nothing",
+                " select %s, %s, (e->>'s')::int, e->>'e', e->'d'"
+                " from json_array_elements(%s::json) as e on conflict do nothing",
                 (
                     tenant,
                     run_id,
-                    [e.seq for e in events],
-                    [e.event for e in events],
-                    [Json(e.data) for e in events],
+                    Json([{"s": e.seq, "e": e.event, "d": e.data} for e in events]),
                 ),
             )
 
