@@ -12,3 +12,4 @@ echo "== bench_compile =="
 echo
 echo "== bench_service =="
 "$PY" bench/bench_service.py "$@"
+echo; echo "== bench_streams =="; "$PY" bench/bench_streams.py "$@"
