@@ -9,6 +9,9 @@ The public API::
     @registry.function("discovery.classify_asset")
     async def classify_asset(item: dict) -> dict: ...
 
+    @registry.crew("discovery.dependency_crew")     # needs graphwright[crew]
+    def dependency_crew(inputs: dict) -> "crewai.Crew": ...
+
     async with Engine.from_settings(registry=registry) as engine:
         await engine.publish(WorkflowSpec.model_validate_json(text))
         result = await engine.run("asset-discovery", input={...})
@@ -32,7 +35,7 @@ from graphwright.graphs.render import render_json, render_mermaid
 from graphwright.graphs.spec import WorkflowSpec
 from graphwright.graphs.validate import check_workflow, validate_workflow
 from graphwright.nodes.progress import progress
-from graphwright.registry import Registry, load_registry_modules
+from graphwright.registry import LLMConfig, Registry, load_registry_modules
 from graphwright.runtime.engine import Engine
 from graphwright.runtime.results import (
     CheckpointSummary,
@@ -53,6 +56,7 @@ __all__ = [
     "Engine",
     "GraphwrightError",
     "InvalidInputError",
+    "LLMConfig",
     "NodeExecutionError",
     "NotFoundError",
     "PendingApproval",

@@ -67,7 +67,7 @@ def _registry(settings: Settings, extra: list[str] | None) -> Registry:
     modules = list(settings.registry_modules) + [
         m for m in extra or [] if m not in settings.registry_modules
     ]
-    return load_registry_modules(modules)
+    return load_registry_modules(modules, llms=settings.llms)
 
 
 def _fail(exc: GraphwrightError, exit_code: int = 2) -> NoReturn:

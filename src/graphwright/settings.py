@@ -8,6 +8,8 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from graphwright.registry.llms import LLMConfig
+
 __all__ = ["Settings"]
 
 
@@ -69,6 +71,13 @@ class Settings(BaseSettings):
     )
     heartbeat_seconds: float = Field(
         default=10.0, gt=0, le=300, description="SSE heartbeat comment interval."
+    )
+    llms: dict[str, LLMConfig] = Field(
+        default_factory=dict,
+        description=(
+            "LLMs inline crews may name: JSON object name -> {provider, model, api_key_env, "
+            "base_url, temperature, max_tokens, timeout}."
+        ),
     )
     max_streams: int = Field(
         default=1000, ge=1, le=100_000, description="Open SSE streams per API process."

@@ -46,7 +46,9 @@ async def open_services(
 ) -> AsyncIterator[Services]:
     """Open the database, engine, bus and (if ``settings.workers``) the worker pool."""
     registry = (
-        registry if registry is not None else load_registry_modules(settings.registry_modules)
+        registry
+        if registry is not None
+        else load_registry_modules(settings.registry_modules, llms=settings.llms)
     )
     database = Database(settings)
     await database.open()

@@ -1,8 +1,10 @@
 """Example workflows (JSON documents in this directory) and their node implementations.
 
 This is the default entry of ``GW_REGISTRY_MODULES``: :func:`register` adds every
-example function to a registry, so ``graphwright run examples/<name>.json`` finds
-them. :func:`load_examples` and :func:`resolve_example` read the documents, for
+example function (and the asset-discovery crew) to a registry, so
+``graphwright run examples/<name>.json`` finds them. Registering the crew does not
+import crewai; running it does (``pip install 'graphwright[crew]'``).
+:func:`load_examples` and :func:`resolve_example` read the documents, for
 tests and for resolving the examples' subworkflows without a database.
 """
 
@@ -22,7 +24,7 @@ __all__ = ["example_documents", "load_examples", "register", "resolve_example"]
 
 
 def register(registry: Registry) -> None:
-    """Register the functions of every example workflow in ``registry``.
+    """Register the functions and crews of every example workflow in ``registry``.
 
     Raises:
         RegistryError: ``registry.duplicate_name`` when a name is already taken.

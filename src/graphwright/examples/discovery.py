@@ -1,9 +1,10 @@
 """Node implementations of the ``asset-discovery`` example.
 
 A client's raw inventory is normalised, each asset is classified (one map item
-per asset), dependencies between assets are inferred from their subnets, and an
-approved plan is published. Everything is deterministic and offline: "external"
-systems are simulated with a short ``asyncio.sleep``.
+per asset), a CrewAI crew infers the dependencies between assets and writes the
+plan, and an approved plan is published. Everything is deterministic and
+offline: "external" systems are simulated with a short ``asyncio.sleep``, and
+the crew's agents run on :mod:`graphwright.testing`'s scripted LLM.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import ipaddress
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -20,6 +22,7 @@ from graphwright.registry import Registry
 __all__ = [
     "analyse_dependencies",
     "classify_asset",
+    "dependency_crew",
     "normalise",
     "publish",
     "register_discovery",
@@ -164,6 +167,72 @@ def analyse_dependencies(assets: Sequence[Mapping[str, Any]], client_id: str) ->
     }
 
 
+def dependency_crew(inputs: Mapping[str, Any]) -> Any:
+    """Build the dependency-analysis crew (``discovery.dependency_crew``; needs crewai).
+
+    Two agents, two tasks, in sequence: a dependency analyst maps which assets
+    depend on which (its answer is JSON ``{"dependencies": [...]}``), then a
+    report writer writes the plan for the account manager. Each agent has one
+    tool bound to this run's assets, and runs on a scripted offline LLM that
+    decides to call that tool and answers with its result (``result_as_answer``).
+    Swap :func:`~graphwright.testing.scripted_llm` for a real LLM and the same
+    crew reasons over the assets itself.
+    """
+    from crewai import Agent, Crew, Process, Task
+    from crewai.tools import tool
+
+    from graphwright.testing import scripted_llm, tool_call
+
+    assets = [dict(asset) for asset in inputs.get("assets") or []]
+    client_id = str(inputs.get("client_id") or "")
+
+    @tool("infer_dependencies", result_as_answer=True)
+    def infer_dependencies() -> str:
+        """Infer the dependencies between the client's classified assets, as JSON."""
+        analysis = analyse_dependencies(assets, client_id)
+        return json.dumps({"dependencies": analysis["dependencies"]})
+
+    @tool("write_asset_plan", result_as_answer=True)
+    def write_asset_plan() -> str:
+        """Write the asset plan (counts, dependencies, exposed assets) as plain text."""
+        return str(analyse_dependencies(assets, client_id)["report"])
+
+    analyst = Agent(
+        role="Dependency analyst",
+        goal=f"Map which of {client_id}'s assets depend on which",
+        backstory="You read network inventories and know how applications reach their data.",
+        llm=scripted_llm([tool_call("infer_dependencies")]),
+        tools=[infer_dependencies],
+    )
+    writer = Agent(
+        role="Report writer",
+        goal=f"Write {client_id}'s asset plan for the account manager",
+        backstory="You turn inventories into short plans a person can approve.",
+        llm=scripted_llm([tool_call("write_asset_plan")]),
+        tools=[write_asset_plan],
+    )
+    return Crew(
+        name="dependency-analysis",
+        agents=[analyst, writer],
+        tasks=[
+            Task(
+                name="dependencies",
+                description="List the dependencies between the classified assets of {client_id}.",
+                expected_output='JSON: {"dependencies": [{"from", "to", "relation", "subnet"}]}',
+                agent=analyst,
+            ),
+            Task(
+                name="plan",
+                description="Write the asset plan of {client_id} from the dependencies found.",
+                expected_output="A plain-text plan: asset counts, dependencies, exposed assets.",
+                agent=writer,
+            ),
+        ],
+        process=Process.sequential,
+        verbose=False,
+    )
+
+
 async def publish(state: DiscoveryState) -> dict[str, Any]:
     """Publish the reviewed plan to the (simulated) CRM and return the receipt.
 
@@ -197,11 +266,11 @@ async def publish(state: DiscoveryState) -> dict[str, Any]:
 
 
 def register_discovery(registry: Registry) -> None:
-    """Register the ``discovery.*`` functions."""
+    """Register the ``discovery.*`` functions and the ``discovery.dependency_crew`` crew."""
     registry.add_function("discovery.normalise", normalise)
     registry.add_function("discovery.classify_asset", classify_asset)
-    registry.add_function("discovery.analyse_dependencies", analyse_dependencies)
     registry.add_function("discovery.publish", publish)
+    registry.add_crew("discovery.dependency_crew", dependency_crew)
 
 
 def _subnet(ip: str) -> str:

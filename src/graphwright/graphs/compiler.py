@@ -23,6 +23,7 @@ from graphwright.errors import Problem, WorkflowValidationError
 from graphwright.expressions import compile_expression
 from graphwright.graphs.spec import (
     ApprovalNodeSpec,
+    CrewNodeSpec,
     EdgeSpec,
     FunctionNodeSpec,
     MapNodeSpec,
@@ -32,10 +33,18 @@ from graphwright.graphs.spec import (
 from graphwright.graphs.validate import WorkflowResolver, validate_workflow
 from graphwright.nodes.approval import ApprovalGate
 from graphwright.nodes.context import RunContext, expression_context
+from graphwright.nodes.crew import CrewCall
 from graphwright.nodes.function import FunctionCall
 from graphwright.nodes.map import MapFanOut, MapLimiter, gather_name, item_name
 from graphwright.nodes.policies import attempt_of, guard, retry_policy
-from graphwright.nodes.runners import ApprovalNode, FunctionNode, MapFunctionItem, Noop
+from graphwright.nodes.runners import (
+    ApprovalNode,
+    CrewNode,
+    FunctionNode,
+    MapCrewItem,
+    MapFunctionItem,
+    Noop,
+)
 from graphwright.nodes.subworkflow import SubworkflowCall
 from graphwright.registry import Registry
 from graphwright.state.model import INPUT_CHANNEL, CompiledState, compile_state, default_value
@@ -139,7 +148,7 @@ def _reads_input(spec: WorkflowSpec) -> bool:
             sources.append(node.over)
         if isinstance(inner, FunctionNodeSpec):
             sources.extend((inner.inputs or {}).values())
-        elif isinstance(inner, SubworkflowNodeSpec):
+        elif isinstance(inner, SubworkflowNodeSpec | CrewNodeSpec):
             sources.extend(inner.inputs.values())
         elif isinstance(inner, ApprovalNodeSpec):
             sources.append(inner.prompt)
@@ -207,6 +216,17 @@ class _Compiler:
                 )
             elif isinstance(node, MapNodeSpec):
                 self.add_map(builder, name, node, state, used)
+            elif isinstance(node, CrewNodeSpec):
+                builder.add_node(
+                    name,
+                    CrewNode(
+                        CrewCall(name, node, self.registry, state, in_map=False),
+                        node.timeout,
+                        node.retry,
+                    ),
+                    retry_policy=retry_policy(node.retry),
+                    metadata={"gw_kind": "crew"},
+                )
         for edge in spec.edges:
             self.add_edge(builder, spec, edge, state)
         return CompiledWorkflow(spec=spec, state=state, builder=builder, subworkflows=used)
@@ -221,7 +241,14 @@ class _Compiler:
     ) -> None:
         inner = node.node
         worker: Any
-        if isinstance(inner, FunctionNodeSpec):
+        if isinstance(inner, CrewNodeSpec):
+            worker = MapCrewItem(
+                CrewCall(name, inner, self.registry, state, in_map=True),
+                timeout=inner.timeout,
+                limiter=MapLimiter(node.max_concurrency) if node.max_concurrency else None,
+                retry=inner.retry,
+            )
+        elif isinstance(inner, FunctionNodeSpec):
             worker = MapFunctionItem(
                 name,
                 FunctionCall(inner, self.registry, state, in_map=True),

@@ -13,6 +13,7 @@ from typing import Literal, TypedDict
 
 from graphwright.graphs.spec import (
     ApprovalNodeSpec,
+    CrewNodeSpec,
     EdgeSpec,
     FunctionNodeSpec,
     MapNodeSpec,
@@ -33,7 +34,7 @@ __all__ = [
 START = "START"
 END = "END"
 
-NodeKind = Literal["start", "end", "function", "approval", "subworkflow", "map"]
+NodeKind = Literal["start", "end", "function", "approval", "subworkflow", "map", "crew"]
 EdgeKind = Literal["plain", "fan_out", "join", "conditional", "default"]
 
 
@@ -72,6 +73,7 @@ _SHAPES: dict[NodeKind, tuple[str, str]] = {
     "approval": ("{{", "}}"),
     "subworkflow": ("[[", "]]"),
     "map": ("[/", "/]"),
+    "crew": ("[(", ")]"),
 }
 _CLASSES: dict[NodeKind, str] = {
     "start": "fill:#e8f5e9,stroke:#2e7d32",
@@ -80,6 +82,7 @@ _CLASSES: dict[NodeKind, str] = {
     "approval": "fill:#fff8e1,stroke:#ff8f00",
     "subworkflow": "fill:#f3e5f5,stroke:#6a1b9a",
     "map": "fill:#e0f7fa,stroke:#00838f",
+    "crew": "fill:#fce4ec,stroke:#ad1457",
 }
 # Characters that end or reshape a quoted Mermaid label, as Mermaid entity codes.
 _ESCAPES = {
@@ -110,9 +113,10 @@ def render_mermaid(spec: WorkflowSpec) -> str:
     """Render ``spec`` as a Mermaid ``flowchart TD``.
 
     Terminals are stadiums, functions rectangles, approvals hexagons,
-    subworkflows subroutines (``[[...]]``) and maps parallelograms labelled
-    ``map: <inner>``. Conditional edges carry their CEL condition, the fallback
-    edge the label ``default``. Every label is quoted and escaped.
+    subworkflows subroutines (``[[...]]``), crews cylinders (``[(...)]``) and maps
+    parallelograms labelled ``map: <inner>``. Conditional edges carry their CEL
+    condition, the fallback edge the label ``default``. Every label is quoted and
+    escaped.
     """
     lines = ["flowchart TD"]
     graph = render_json(spec)
@@ -161,16 +165,30 @@ def _detail(node: NodeSpec) -> list[str]:
         return [f"subworkflow: {_workflow(node)}"]
     if isinstance(node, ApprovalNodeSpec):
         return ["approval: " + " / ".join(node.decisions)]
+    if isinstance(node, CrewNodeSpec):
+        return [_crew(node)]
     if isinstance(node, MapNodeSpec):
         inner = node.node
-        what = (
-            inner.ref if isinstance(inner, FunctionNodeSpec) else f"subworkflow {_workflow(inner)}"
-        )
+        if isinstance(inner, FunctionNodeSpec):
+            what = inner.ref
+        elif isinstance(inner, CrewNodeSpec):
+            what = _crew(inner)
+        else:
+            what = f"subworkflow {_workflow(inner)}"
         detail = [f"map: {what}", f"over {node.over}"]
         if node.max_concurrency is not None:
             detail.append(f"max {node.max_concurrency} at once")
         return detail
     return []  # pragma: no cover - NodeSpec is exhaustive
+
+
+def _crew(node: CrewNodeSpec) -> str:
+    if node.ref is not None:
+        return f"crew: {node.ref}"
+    crew = node.crew
+    assert crew is not None  # the spec has exactly one of ref and crew
+    roles = ", ".join(agent.role for agent in crew.agents.values())
+    return f"crew: {roles} ({len(crew.tasks)} tasks, {crew.process})"
 
 
 def _workflow(node: SubworkflowNodeSpec) -> str:

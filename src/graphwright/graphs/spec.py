@@ -15,9 +15,13 @@ __all__ = [
     "DSL_VERSION",
     "ApprovalNodeSpec",
     "CaseSpec",
+    "CrewAgentSpec",
+    "CrewNodeSpec",
+    "CrewTaskSpec",
     "EdgeSpec",
     "FieldSpec",
     "FunctionNodeSpec",
+    "InlineCrewSpec",
     "LimitsSpec",
     "MapNodeSpec",
     "NodeSpec",
@@ -32,6 +36,7 @@ NODE_NAME = r"^[a-z][a-z0-9_]{0,62}$"
 FIELD_NAME = r"^[a-z][a-z0-9_]{0,62}$"
 REGISTRY_NAME = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$"
 WORKFLOW_ID = r"^[a-z][a-z0-9_-]{0,62}$"
+INPUT_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
 
 FieldType = Literal["string", "integer", "number", "boolean", "object", "array", "any"]
 Reducer = Literal["replace", "append", "extend", "merge", "add"]
@@ -79,7 +84,8 @@ class RetrySpec(_Spec):
         default=None,
         description=(
             "Error codes that are retried. Default: every error except invalid "
-            "updates/input (codes starting with 'state.')."
+            "updates/input and setup errors (codes starting with 'state.', 'approval.', "
+            "'expr.', 'registry.', 'config.'; crew.not_installed, crew.invalid_crew)."
         ),
     )
 
@@ -157,7 +163,96 @@ class ApprovalNodeSpec(_NodeBase):
     )
 
 
-InnerNodeSpec = Annotated[FunctionNodeSpec | SubworkflowNodeSpec, Field(discriminator="kind")]
+class CrewAgentSpec(_Spec):
+    """An agent of an inline crew. ``goal`` and ``backstory`` are templates over ``inputs``."""
+
+    role: str = Field(min_length=1, max_length=200)
+    goal: str = Field(min_length=1, description="Template; ${...} holds CEL over 'inputs'.")
+    backstory: str = Field(min_length=1, description="Template; ${...} holds CEL over 'inputs'.")
+    llm: str = Field(
+        pattern=REGISTRY_NAME,
+        description="Registered LLM name (configured in settings or Python, never here).",
+    )
+    tools: list[Annotated[str, Field(pattern=REGISTRY_NAME)]] = Field(
+        default_factory=list, description="Registered tool names."
+    )
+    allow_delegation: bool = False
+    max_iter: int | None = Field(default=None, ge=1, le=100, description="Agent step limit.")
+
+
+class CrewTaskSpec(_Spec):
+    """A task of an inline crew; ``description`` and ``expected_output`` are templates."""
+
+    name: str | None = Field(default=None, pattern=NODE_NAME)
+    description: str = Field(min_length=1, description="Template; ${...} holds CEL over 'inputs'.")
+    expected_output: str = Field(
+        min_length=1, description="Template; ${...} holds CEL over 'inputs'."
+    )
+    agent: str | None = Field(
+        default=None,
+        pattern=NODE_NAME,
+        description="Key in 'agents'; required unless the process is hierarchical.",
+    )
+    output_schema: str | None = Field(
+        default=None,
+        pattern=FIELD_NAME,
+        description=(
+            "State field whose type the task's answer must have: the answer is the JSON "
+            "object {<field>: value} (read it with 'json.<field>')."
+        ),
+    )
+
+
+class InlineCrewSpec(_Spec):
+    """A crew written in the document: agents, tasks and a process."""
+
+    agents: dict[Annotated[str, Field(pattern=NODE_NAME)], CrewAgentSpec] = Field(min_length=1)
+    tasks: list[CrewTaskSpec] = Field(min_length=1, max_length=100)
+    process: Literal["sequential", "hierarchical"] = "sequential"
+    manager_llm: str | None = Field(
+        default=None,
+        pattern=REGISTRY_NAME,
+        description="Registered LLM of the manager agent (hierarchical process only).",
+    )
+
+    @model_validator(mode="after")
+    def _process_needs(self) -> InlineCrewSpec:
+        if self.process == "hierarchical" and self.manager_llm is None:
+            raise ValueError("a hierarchical crew needs 'manager_llm'")
+        if self.process == "sequential" and self.manager_llm is not None:
+            raise ValueError("'manager_llm' belongs to hierarchical crews")
+        if self.process == "sequential":
+            for index, task in enumerate(self.tasks):
+                if task.agent is None:
+                    raise ValueError(f"task {index} needs an 'agent' in a sequential crew")
+        return self
+
+
+class CrewNodeSpec(_NodeBase, _PolicyMixin):
+    """Runs a CrewAI crew: a registered factory (``ref``) or an inline ``crew``.
+
+    Exactly one of the two is given (checked by validation, ``crew.invalid``).
+    """
+
+    kind: Literal["crew"]
+    ref: str | None = Field(default=None, pattern=REGISTRY_NAME, description="Registered crew.")
+    crew: InlineCrewSpec | None = Field(default=None, description="An inline crew.")
+    inputs: dict[Annotated[str, Field(pattern=INPUT_NAME)], str] = Field(
+        default_factory=dict,
+        description="Crew inputs: name -> CEL over state/input (and item/index in a map).",
+    )
+    outputs: dict[Annotated[str, Field(pattern=FIELD_NAME)], str] = Field(
+        default_factory=dict,
+        description=(
+            "State field -> crew result: raw, json, json.<path>, pydantic, pydantic.<path>, "
+            "tasks[i].raw (or .json..., .pydantic...), usage, usage.<key>."
+        ),
+    )
+
+
+InnerNodeSpec = Annotated[
+    FunctionNodeSpec | SubworkflowNodeSpec | CrewNodeSpec, Field(discriminator="kind")
+]
 
 
 class MapNodeSpec(_NodeBase):
@@ -170,7 +265,7 @@ class MapNodeSpec(_NodeBase):
 
 
 NodeSpec = Annotated[
-    FunctionNodeSpec | SubworkflowNodeSpec | ApprovalNodeSpec | MapNodeSpec,
+    FunctionNodeSpec | SubworkflowNodeSpec | ApprovalNodeSpec | MapNodeSpec | CrewNodeSpec,
     Field(discriminator="kind"),
 ]
 

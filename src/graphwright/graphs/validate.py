@@ -15,10 +15,12 @@ from pydantic import BaseModel, ValidationError
 
 from graphwright.errors import Problem, WorkflowValidationError
 from graphwright.expressions import ExpressionError, compile_expression, compile_template
+from graphwright.graphs.crew_checks import check_crew
 from graphwright.graphs.graph_checks import check_graph
 from graphwright.graphs.pointers import loc_to_pointer, pointer
 from graphwright.graphs.spec import (
     ApprovalNodeSpec,
+    CrewNodeSpec,
     FunctionNodeSpec,
     MapNodeSpec,
     SubworkflowNodeSpec,
@@ -30,7 +32,7 @@ from graphwright.state.reducers import reducer_accepts
 
 __all__ = ["NODE_KINDS", "WorkflowResolver", "check_workflow", "suggest", "validate_workflow"]
 
-NODE_KINDS = ("function", "subworkflow", "approval", "map")
+NODE_KINDS = ("function", "subworkflow", "approval", "map", "crew")
 MAX_DOCUMENT_BYTES = 2_000_000
 
 WorkflowResolver = Callable[[str, int | None], WorkflowSpec | None]
@@ -181,6 +183,8 @@ def _problem_from_error(data: Any, err: Mapping[str, Any]) -> Problem:
         return Problem("dsl.unsupported_version", where, "'dsl' must be \"graphwright/v1\"")
     if kind == "value_error" and loc and loc[0] == "edges":
         return Problem("edge.invalid", where, message.removeprefix("Value error, "))
+    if kind == "value_error" and loc and loc[0] == "nodes" and "crew" in loc:
+        return Problem("crew.invalid", where, message.removeprefix("Value error, "))
     return Problem("dsl.invalid_value", where, message)
 
 
@@ -196,6 +200,10 @@ def _suggest_key(data: Any, loc: tuple[Any, ...], key: str) -> str | None:
         spec_module.SubworkflowNodeSpec,
         spec_module.MapNodeSpec,
         spec_module.RetrySpec,
+        spec_module.CrewNodeSpec,
+        spec_module.InlineCrewSpec,
+        spec_module.CrewAgentSpec,
+        spec_module.CrewTaskSpec,
     ]
     names: set[str] = set()
     for model in models:
@@ -316,6 +324,8 @@ class _Checker:
             self.check_approval(node, where)
         elif isinstance(node, MapNodeSpec):
             self.check_map(node, where)
+        elif isinstance(node, CrewNodeSpec):
+            check_crew(self, node, where, _FUNCTION_CONTEXT, in_map=False)
 
     def check_function(self, node: FunctionNodeSpec, where: str, ctx: frozenset[str]) -> None:
         for key, source in (node.inputs or {}).items():
@@ -424,6 +434,9 @@ class _Checker:
         self.check_expr(node.over, where + "/over", _FUNCTION_CONTEXT)
         inner = node.node
         inner_where = where + "/node"
+        if isinstance(inner, CrewNodeSpec):
+            check_crew(self, inner, inner_where, _MAP_CONTEXT, in_map=True)
+            return
         if isinstance(inner, FunctionNodeSpec):
             self.check_function(inner, inner_where, _MAP_CONTEXT)
         else:

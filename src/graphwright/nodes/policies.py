@@ -17,8 +17,17 @@ __all__ = ["NON_RETRIED_PREFIXES", "attempt_of", "guard", "retry_policy", "retry
 
 T = TypeVar("T")
 
-# Errors in the data (bad update, bad input) do not get better by retrying.
-NON_RETRIED_PREFIXES = ("state.", "approval.", "expr.", "registry.")
+# Errors in the data (bad update, bad input) or the setup (a missing package or key,
+# a factory that builds no crew) do not get better by retrying.
+NON_RETRIED_PREFIXES = (
+    "state.",
+    "approval.",
+    "expr.",
+    "registry.",
+    "config.",
+    "crew.not_installed",
+    "crew.invalid_crew",
+)
 
 
 def retryable(spec: RetrySpec | None, exc: BaseException) -> bool:

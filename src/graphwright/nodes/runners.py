@@ -1,4 +1,4 @@
-"""LangGraph node callables for function, approval and map-item nodes.
+"""LangGraph node callables for function, approval, crew and map-item nodes.
 
 They are objects rather than closures, and their ``__call__`` parameters carry
 no annotations: LangGraph inspects every node's signature and scans closures
@@ -11,12 +11,13 @@ from typing import Any
 from graphwright.graphs.spec import RetrySpec
 from graphwright.nodes.approval import ApprovalGate
 from graphwright.nodes.context import expression_context
+from graphwright.nodes.crew import CrewCall
 from graphwright.nodes.function import FunctionCall
 from graphwright.nodes.map import MapLimiter
 from graphwright.nodes.policies import attempt_of, guard
 from graphwright.state.model import INPUT_CHANNEL, CompiledState
 
-__all__ = ["ApprovalNode", "FunctionNode", "MapFunctionItem", "Noop"]
+__all__ = ["ApprovalNode", "CrewNode", "FunctionNode", "MapCrewItem", "MapFunctionItem", "Noop"]
 
 
 class FunctionNode:
@@ -99,6 +100,64 @@ class MapFunctionItem:
             return await guard(self.name, self.timeout, attempt, attempt=tries, retry=self.retry)
         async with self.limiter.for_task(config):
             return await guard(self.name, self.timeout, attempt, attempt=tries, retry=self.retry)
+
+
+class CrewNode:
+    """A ``crew`` node: evaluate inputs, run the crew under the node's policies."""
+
+    def __init__(
+        self,
+        call: CrewCall,
+        timeout: float | None,
+        retry: RetrySpec | None = None,
+    ) -> None:
+        self.call = call
+        self.timeout = timeout
+        self.retry = retry
+        self.__name__ = call.name
+
+    async def __call__(self, state, runtime):  # type: ignore[no-untyped-def]
+        call = self.call
+        context = expression_context(state, call.state.fields)
+        await call.ready()  # outside the timeout: the first crew run imports crewai
+
+        async def attempt() -> dict[str, Any]:
+            return await call.run(call.evaluate(context))
+
+        return await guard(
+            call.name, self.timeout, attempt, attempt=attempt_of(runtime), retry=self.retry
+        )
+
+
+class MapCrewItem:
+    """One item of a ``map`` over a crew, under the map's concurrency limit."""
+
+    def __init__(
+        self,
+        call: CrewCall,
+        *,
+        timeout: float | None,
+        limiter: MapLimiter | None,
+        retry: RetrySpec | None = None,
+    ) -> None:
+        self.call = call
+        self.timeout = timeout
+        self.limiter = limiter
+        self.retry = retry
+        self.__name__ = f"{call.name}__item"
+
+    async def __call__(self, payload, config, runtime):  # type: ignore[no-untyped-def]
+        call = self.call
+        await call.ready()  # outside the timeout: the first crew run imports crewai
+
+        async def attempt() -> dict[str, Any]:
+            return await call.run(call.evaluate(payload))
+
+        tries = attempt_of(runtime)
+        if self.limiter is None:
+            return await guard(call.name, self.timeout, attempt, attempt=tries, retry=self.retry)
+        async with self.limiter.for_task(config):
+            return await guard(call.name, self.timeout, attempt, attempt=tries, retry=self.retry)
 
 
 class Noop:

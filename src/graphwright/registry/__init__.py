@@ -1,5 +1,20 @@
 """Allow-listed node implementations; see :class:`Registry`."""
 
-from graphwright.registry.registry import FunctionEntry, Registry, load_registry_modules
+from graphwright.registry.llms import LLMConfig, register_llms
+from graphwright.registry.registry import (
+    CrewEntry,
+    FunctionEntry,
+    Registry,
+    ToolEntry,
+    load_registry_modules,
+)
 
-__all__ = ["FunctionEntry", "Registry", "load_registry_modules"]
+__all__ = [
+    "CrewEntry",
+    "FunctionEntry",
+    "LLMConfig",
+    "Registry",
+    "ToolEntry",
+    "load_registry_modules",
+    "register_llms",
+]

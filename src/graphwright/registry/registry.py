@@ -2,6 +2,9 @@
 
 A document names entries by dotted name (``discovery.classify_asset``). Only
 names registered here resolve; a document can never name an import path.
+Besides functions, it holds CrewAI crew factories, the tools inline crews may
+give their agents, and the LLMs they may use (named here, never configured in
+a document). Registering crews, tools or LLMs never imports ``crewai``.
 """
 
 from __future__ import annotations
@@ -11,17 +14,22 @@ import importlib.util
 import inspect
 import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from graphwright.errors import ConfigurationError, RegistryError
+from graphwright.registry.llms import apply_crewai_privacy_defaults, register_llms
 
-__all__ = ["FunctionEntry", "Registry", "load_registry_modules"]
+if TYPE_CHECKING:
+    from graphwright.registry.llms import LLMConfig
+
+__all__ = ["CrewEntry", "FunctionEntry", "Registry", "ToolEntry", "load_registry_modules"]
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 F = TypeVar("F", bound=Callable[..., Any])
+Kind = Literal["function", "crew", "tool", "llm"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,45 @@ class FunctionEntry:
     required: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class CrewEntry:
+    """A registered crew factory.
+
+    Attributes:
+        name: Dotted registry name.
+        factory: Returns a new ``crewai.Crew`` on every call (it is called once per
+            node execution, in a worker thread).
+        takes_inputs: Whether the factory has an ``inputs`` parameter; then it is
+            called with the node's evaluated inputs (a dict).
+    """
+
+    name: str
+    factory: Callable[..., Any]
+    takes_inputs: bool
+
+
+@dataclass(frozen=True)
+class ToolEntry:
+    """A tool inline crews may give their agents.
+
+    Attributes:
+        name: Dotted registry name (what documents write).
+        tool: A documented function (made a crewai tool named ``tool_name`` when a
+            crew is built) or a ready ``crewai.tools.BaseTool`` instance (copied per crew).
+        tool_name: The name the LLM sees: the registry name with ``.`` as ``_``, or
+            the ``BaseTool``'s own name.
+    """
+
+    name: str
+    tool: Any
+    tool_name: str
+
+    @property
+    def is_function(self) -> bool:
+        """Whether ``tool`` is a plain function (else a ``BaseTool`` instance)."""
+        return inspect.isfunction(self.tool) or inspect.ismethod(self.tool)
+
+
 class Registry:
     """Allow-list of node implementations, passed by value (there is no global one).
 
@@ -58,6 +105,9 @@ class Registry:
 
     def __init__(self) -> None:
         self._functions: dict[str, FunctionEntry] = {}
+        self._crews: dict[str, CrewEntry] = {}
+        self._tools: dict[str, ToolEntry] = {}
+        self._llms: dict[str, Callable[[], Any]] = {}
 
     def function(self, name: str) -> Callable[[F], F]:
         """Decorator registering a sync or async function under ``name``.
@@ -115,14 +165,209 @@ class Registry:
         self._functions[name] = entry
         return entry
 
-    def _check_name(self, name: str) -> None:
+    # -- crews, tools, LLMs ---------------------------------------------------------------
+
+    def crew(self, name: str) -> Callable[[F], F]:
+        """Decorator registering a crew factory under ``name``.
+
+        The factory returns a new ``crewai.Crew`` each time it is called: once per
+        execution of a ``crew`` node, in a worker thread. With a parameter named
+        ``inputs`` it receives the node's evaluated ``inputs``; the crew is also
+        kicked off with them (crewai fills ``{name}`` placeholders of tasks and agents).
+
+        Raises:
+            RegistryError: ``registry.invalid_name``, ``registry.duplicate_name``,
+                ``registry.not_callable`` or ``registry.bad_signature``.
+        """
+
+        def decorator(factory: F) -> F:
+            self.add_crew(name, factory)
+            return factory
+
+        return decorator
+
+    def add_crew(self, name: str, factory: Callable[..., Any]) -> CrewEntry:
+        """Register a crew factory (see :meth:`crew`) and return its entry.
+
+        Raises:
+            RegistryError: as :meth:`crew`.
+        """
+        self._check_name(name, "crew")
+        if not callable(factory):
+            raise RegistryError(f"'{name}' is not callable", code="registry.not_callable")
+        try:
+            parameters = inspect.signature(factory).parameters
+        except (TypeError, ValueError) as exc:
+            raise RegistryError(
+                f"'{name}': cannot read the factory's signature ({exc})",
+                code="registry.bad_signature",
+            ) from exc
+        required = [
+            p.name
+            for p in parameters.values()
+            if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+        if [p for p in required if p != "inputs"]:
+            raise RegistryError(
+                f"'{name}': a crew factory takes no arguments or only 'inputs' (it takes "
+                f"{', '.join(required)})",
+                code="registry.bad_signature",
+            )
+        entry = CrewEntry(name=name, factory=factory, takes_inputs="inputs" in parameters)
+        self._crews[name] = entry
+        return entry
+
+    def has_crew(self, name: str) -> bool:
+        """Whether ``name`` is a registered crew factory."""
+        return name in self._crews
+
+    def get_crew(self, name: str) -> CrewEntry:
+        """Return the crew factory registered as ``name``.
+
+        Raises:
+            RegistryError: ``registry.unknown_name``.
+        """
+        try:
+            return self._crews[name]
+        except KeyError:
+            raise RegistryError(
+                f"no crew is registered as '{name}'", code="registry.unknown_name"
+            ) from None
+
+    def crew_names(self) -> list[str]:
+        """Registered crew names, sorted."""
+        return sorted(self._crews)
+
+    def tool(self, name: str) -> Callable[[F], F]:
+        """Decorator registering a documented function as a tool for inline crews.
+
+        The docstring is the description the LLM reads; parameters need type hints.
+
+        Raises:
+            RegistryError: ``registry.invalid_name``, ``registry.duplicate_name`` or
+                ``registry.invalid_tool``.
+        """
+
+        def decorator(func: F) -> F:
+            self.add_tool(name, func)
+            return func
+
+        return decorator
+
+    def add_tool(self, name: str, tool: Any) -> ToolEntry:
+        """Register a documented function or a ``crewai.tools.BaseTool`` instance.
+
+        Raises:
+            RegistryError: as :meth:`tool`.
+        """
+        self._check_name(name, "tool")
+        if inspect.isfunction(tool) or inspect.ismethod(tool):
+            if not (tool.__doc__ or "").strip():
+                raise RegistryError(
+                    f"tool '{name}' needs a docstring: it is the description the LLM reads",
+                    code="registry.invalid_tool",
+                )
+            entry = ToolEntry(name=name, tool=tool, tool_name=name.replace(".", "_"))
+        elif callable(getattr(tool, "run", None)) and isinstance(getattr(tool, "name", None), str):
+            entry = ToolEntry(name=name, tool=tool, tool_name=tool.name)
+        else:
+            raise RegistryError(
+                f"tool '{name}' must be a documented function or a crewai BaseTool",
+                code="registry.invalid_tool",
+            )
+        self._tools[name] = entry
+        return entry
+
+    def has_tool(self, name: str) -> bool:
+        """Whether ``name`` is a registered tool."""
+        return name in self._tools
+
+    def get_tool(self, name: str) -> ToolEntry:
+        """Return the tool registered as ``name``.
+
+        Raises:
+            RegistryError: ``registry.unknown_name``.
+        """
+        try:
+            return self._tools[name]
+        except KeyError:
+            raise RegistryError(
+                f"no tool is registered as '{name}'", code="registry.unknown_name"
+            ) from None
+
+    def tool_names(self) -> list[str]:
+        """Registered tool names, sorted."""
+        return sorted(self._tools)
+
+    def llm(self, name: str) -> Callable[[F], F]:
+        """Decorator registering an LLM factory for inline crews.
+
+        The factory takes no arguments and returns what ``crewai.Agent(llm=...)``
+        accepts (a ``crewai.LLM``/``BaseLLM``). It is called once per crew run for
+        each LLM name the crew uses, so token counts are per run.
+
+        Raises:
+            RegistryError: ``registry.invalid_name``, ``registry.duplicate_name`` or
+                ``registry.not_callable``.
+        """
+
+        def decorator(factory: F) -> F:
+            self.add_llm(name, factory)
+            return factory
+
+        return decorator
+
+    def add_llm(self, name: str, factory: Callable[[], Any]) -> None:
+        """Register an LLM factory (see :meth:`llm`).
+
+        Raises:
+            RegistryError: as :meth:`llm`.
+        """
+        self._check_name(name, "llm")
+        if not callable(factory):
+            raise RegistryError(f"'{name}' is not callable", code="registry.not_callable")
+        self._llms[name] = factory
+
+    def has_llm(self, name: str) -> bool:
+        """Whether ``name`` is a registered LLM."""
+        return name in self._llms
+
+    def get_llm(self, name: str) -> Callable[[], Any]:
+        """Return the LLM factory registered as ``name``.
+
+        Raises:
+            RegistryError: ``registry.unknown_name``.
+        """
+        try:
+            return self._llms[name]
+        except KeyError:
+            raise RegistryError(
+                f"no LLM is registered as '{name}'", code="registry.unknown_name"
+            ) from None
+
+    def llm_names(self) -> list[str]:
+        """Registered LLM names, sorted."""
+        return sorted(self._llms)
+
+    def _table(self, kind: Kind) -> dict[str, Any]:
+        tables: dict[str, dict[str, Any]] = {
+            "function": self._functions,
+            "crew": self._crews,
+            "tool": self._tools,
+            "llm": self._llms,
+        }
+        return tables[kind]
+
+    def _check_name(self, name: str, kind: Kind = "function") -> None:
         if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
             raise RegistryError(
                 f"invalid registry name {name!r}: use dotted lower-case names like 'team.task'",
                 code="registry.invalid_name",
             )
-        if name in self._functions:
-            raise RegistryError(f"'{name}' is already registered", code="registry.duplicate_name")
+        if name in self._table(kind):
+            raise RegistryError(
+                f"{kind} '{name}' is already registered", code="registry.duplicate_name"
+            )
 
     def get_function(self, name: str) -> FunctionEntry:
         """Return the entry registered as ``name``.
@@ -146,31 +391,45 @@ class Registry:
         return sorted(self._functions)
 
     def merge(self, other: Registry) -> None:
-        """Add every entry of ``other``.
+        """Add every entry (functions, crews, tools, LLMs) of ``other``.
 
         Raises:
             RegistryError: ``registry.duplicate_name`` on a clash.
         """
-        for name, entry in other._functions.items():
-            self._check_name(name)
-            self._functions[name] = entry
+        kinds: tuple[Kind, ...] = ("function", "crew", "tool", "llm")
+        for kind in kinds:
+            for name in other._table(kind):
+                self._check_name(name, kind)
+        for kind in kinds:
+            self._table(kind).update(other._table(kind))
 
     def __len__(self) -> int:
-        return len(self._functions)
+        return len(self._functions) + len(self._crews) + len(self._tools) + len(self._llms)
 
 
-def load_registry_modules(modules: Iterable[str], registry: Registry | None = None) -> Registry:
-    """Fill a registry from operator-configured modules.
+def load_registry_modules(
+    modules: Iterable[str],
+    registry: Registry | None = None,
+    *,
+    llms: Mapping[str, LLMConfig | Mapping[str, Any]] | None = None,
+) -> Registry:
+    """Fill a registry from operator-configured modules (and LLMs from settings).
 
     Each item is a module name (``myteam.nodes``) or a path to a ``.py`` file. The
     module must define ``register(registry: Registry) -> None``. These names come
-    from settings or the command line, never from a workflow document.
+    from settings or the command line, never from a workflow document. crewai's
+    telemetry defaults (:func:`apply_crewai_privacy_defaults`) are set first, as
+    modules defining crews often import crewai at their top.
 
     Raises:
         ConfigurationError: ``config.registry_module`` when a module cannot be
-            imported or has no ``register`` function.
+            imported or has no ``register`` function; ``config.invalid_llm``.
+        RegistryError: ``registry.duplicate_name`` when two modules register one name.
     """
     registry = registry if registry is not None else Registry()
+    apply_crewai_privacy_defaults()
+    if llms:
+        register_llms(registry, llms)
     for item in modules:
         module = _import(item)
         register = getattr(module, "register", None)

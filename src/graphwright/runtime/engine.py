@@ -95,7 +95,7 @@ class Engine:
         """
         settings = settings or Settings()
         if registry is None:
-            registry = load_registry_modules(settings.registry_modules)
+            registry = load_registry_modules(settings.registry_modules, llms=settings.llms)
         return cls(settings, registry=registry)
 
     async def open(self) -> None:

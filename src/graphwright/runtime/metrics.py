@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from graphwright.runtime.engine import Engine
@@ -34,6 +34,7 @@ RUN_STATUSES = ("pending", "running", "success", "error", "timeout", "interrupte
 _RESULT_STATUS = {"completed": "success", "interrupted": "interrupted", "failed": "error"}
 _RUN_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 _NODE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+_CREW_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 
 
 class ServiceMetrics:
@@ -93,6 +94,19 @@ class ServiceMetrics:
             buckets=_NODE_BUCKETS,
             registry=self.registry,
         )
+        self.crew_tokens = Counter(
+            "graphwright_crew_tokens",
+            "LLM tokens used by crew runs (crew.usage events), observed by this process's workers.",
+            ["workflow_id", "node", "kind"],
+            registry=self.registry,
+        )
+        self.crew_duration = Histogram(
+            "graphwright_crew_duration_seconds",
+            "Duration of crew runs (crew.usage events), observed by this process's workers.",
+            ["workflow_id", "node", "status"],
+            buckets=_CREW_BUCKETS,
+            registry=self.registry,
+        )
 
     async def observe_run_end(self, engine: Engine, run: RunRecord, result: RunResult) -> None:
         """Worker hook: observe the run's duration (creation to now)."""
@@ -102,7 +116,10 @@ class ServiceMetrics:
         ).observe(max(elapsed, 0.0))
 
     def observe_event(self, run: RunRecord, event: RunEvent) -> None:
-        """Worker event hook: observe node durations (``duration_ms`` of finished nodes)."""
+        """Worker event hook: node durations, and tokens and durations of crew runs."""
+        if event.type == "crew.usage" and event.node is not None:
+            self._observe_crew(event)
+            return
         if event.type not in ("node.finished", "node.failed") or event.node is None:
             return
         duration = event.data.get("duration_ms")
@@ -113,6 +130,17 @@ class ServiceMetrics:
             node=event.node,
             outcome="finished" if event.type == "node.finished" else "failed",
         ).observe(duration / 1000)
+
+    def _observe_crew(self, event: RunEvent) -> None:
+        labels = {"workflow_id": event.workflow_id, "node": event.node or ""}
+        for kind in ("prompt", "completion"):
+            tokens = event.data.get(f"{kind}_tokens")
+            if isinstance(tokens, int) and tokens > 0:
+                self.crew_tokens.labels(**labels, kind=kind).inc(tokens)
+        duration = event.data.get("duration_ms")
+        if isinstance(duration, int | float):
+            status = str(event.data.get("status") or "completed")
+            self.crew_duration.labels(**labels, status=status).observe(duration / 1000)
 
     async def render(self) -> bytes:
         """Refresh the database-wide gauges and return the text exposition format."""

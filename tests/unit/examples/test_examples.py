@@ -21,7 +21,7 @@ from graphwright.errors import NodeExecutionError
 from graphwright.examples import example_documents, register, resolve_example
 from graphwright.examples.discovery import publish
 from graphwright.graphs.compiler import CompiledWorkflow, compile_workflow
-from graphwright.graphs.spec import FunctionNodeSpec, MapNodeSpec
+from graphwright.graphs.spec import CrewNodeSpec, FunctionNodeSpec, MapNodeSpec
 from graphwright.graphs.validate import validate_workflow
 from graphwright.nodes.context import RunContext
 from graphwright.registry import Registry, load_registry_modules
@@ -96,15 +96,20 @@ def test_example_compiles(registry: Registry, file_name: str) -> None:
 
 
 def test_examples_use_exactly_the_registered_functions(registry: Registry) -> None:
-    """Every function the examples name is registered, and every registered one is used."""
+    """Every function and crew the examples name is registered, and every registered one is
+    used."""
     refs: set[str] = set()
+    crews: set[str] = set()
     for document in example_documents().values():
         spec = validate_workflow(document)
         for node in spec.nodes.values():
             inner = node.node if isinstance(node, MapNodeSpec) else node
             if isinstance(inner, FunctionNodeSpec):
                 refs.add(inner.ref)
+            elif isinstance(inner, CrewNodeSpec) and inner.ref is not None:
+                crews.add(inner.ref)
     assert refs == set(registry.function_names())
+    assert crews == set(registry.crew_names()) == {"discovery.dependency_crew"}
 
 
 def test_examples_load_as_the_default_registry_module() -> None:
@@ -194,6 +199,42 @@ async def test_asset_discovery_classifies_every_asset_in_input_order(registry: R
         {"from": "web-1", "to": "db-1", "relation": "reads_from", "subnet": "10.0.1.0/24"},
         {"from": "web-1", "to": "fw-1", "relation": "routes_through", "subnet": "10.0.1.0/24"},
     ]
+
+
+async def test_asset_discovery_analysis_is_a_two_agent_crew(registry: Registry) -> None:
+    """The analysis is a CrewAI crew: two agents each use their tool, two tasks complete, and
+    the run records the crew's token usage."""
+    workflow = compiled(registry, "asset-discovery")
+    graph = workflow.graph(InMemorySaver())
+    config = run_config(workflow, "discovery-crew")
+    events: list[dict[str, Any]] = []
+
+    async for chunk in graph.astream(
+        workflow.make_input({"client_id": "acme", "raw_assets": RAW_ASSETS}),
+        config,
+        context=RunContext(),
+        stream_mode="custom",
+    ):
+        if chunk.get("gw_event", "").startswith("crew."):
+            events.append(chunk)
+
+    assert {e["node"] for e in events} == {"analyse"}
+    assert events[0]["gw_event"] == "crew.started"
+    assert events[0]["agents"] == ["Dependency analyst", "Report writer"]
+    tools = [(e["agent"], e["tool"]) for e in events if e["gw_event"] == "crew.tool_used"]
+    assert tools == [
+        ("Dependency analyst", "infer_dependencies"),
+        ("Report writer", "write_asset_plan"),
+    ]
+    tasks = [e for e in events if e["gw_event"] == "crew.task_completed"]
+    assert [(t["task"], t["tasks_done"], t["tasks_total"]) for t in tasks] == [
+        ("dependencies", 1, 2),
+        ("plan", 2, 2),
+    ]
+    usage = events[-1]
+    assert usage["gw_event"] == "crew.usage"
+    assert (usage["status"], usage["successful_requests"]) == ("completed", 2)
+    assert usage["tokens"] > 0
 
 
 async def test_asset_discovery_publishes_an_edited_report(registry: Registry) -> None:

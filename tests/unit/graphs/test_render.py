@@ -16,7 +16,10 @@ EXAMPLES = load_examples()
 # Every line of the output is one of these (labels hold no raw quote or pipe).
 _ID = r"(?:START|END|n_[a-z0-9_]+)"
 _LABEL = r'"[^"|]*"'
-_SHAPES = rf"\(\[{_LABEL}\]\)|\[{_LABEL}\]|\{{\{{{_LABEL}\}}\}}|\[\[{_LABEL}\]\]|\[/{_LABEL}/\]"
+_SHAPES = (
+    rf"\(\[{_LABEL}\]\)|\[{_LABEL}\]|\{{\{{{_LABEL}\}}\}}|\[\[{_LABEL}\]\]|\[/{_LABEL}/\]"
+    rf"|\[\({_LABEL}\)\]"
+)
 _LINE_PATTERNS = [
     re.compile(rf"    {_ID}(?:{_SHAPES})"),
     re.compile(rf"    {_ID} --> {_ID}"),
@@ -240,6 +243,7 @@ def test_example_mermaid_is_well_formed(workflow_id: str) -> None:
             [
                 '    n_classify[/"classify<br/>map: discovery.classify_asset<br/>'
                 'over state.assets<br/>max 4 at once"/]',
+                '    n_analyse[("analyse<br/>crew: discovery.dependency_crew")]',
                 '    n_review{{"review<br/>approval: approve / reject / edit"}}',
                 "    n_analyse --> n_review",
                 "    n_review -->|\"state.review.decision in ['approve', 'edit']\"| n_publish",
