@@ -245,6 +245,14 @@ def _show_event(event: RunEvent) -> None:
         err.print(f"  [red]✘[/red] {escape(label)}  {text}")
     elif event.type == "approval.requested":
         err.print(f"  [yellow]⏸[/yellow] {label}  waiting for approval")
+    elif event.type == "crew.task_completed":
+        done, total = data.get("tasks_done"), data.get("tasks_total")
+        err.print(f"    [magenta]⚙[/magenta] {escape(label)}  crew task {done}/{total} done")
+    elif event.type == "crew.usage":
+        err.print(
+            f"    [magenta]⚙[/magenta] {escape(label)}  crew used {data.get('tokens', 0)} tokens "
+            f"in {float(data.get('duration_ms') or 0):.0f} ms"
+        )
 
 
 def _show_result(result: RunResult) -> int:
