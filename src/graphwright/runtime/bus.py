@@ -75,6 +75,11 @@ class InProcessBus:
         """Deliver to local subscribers."""
         self.dispatch(channel, message)
 
+    async def publish_many(self, channel: str, messages: list[dict[str, Any]]) -> None:
+        """Deliver several messages, in order."""
+        for message in messages:
+            await self.publish(channel, message)
+
     def dispatch(self, channel: str, message: dict[str, Any]) -> None:
         """Deliver to local subscribers (synchronously)."""
         for sub in tuple(self._subscribers.get(channel, ())):
@@ -151,6 +156,24 @@ class RedisBus(InProcessBus):
             self.publish_failures += 1
             log.warning("redis publish failed (%s); local subscribers only", exc)
             self.dispatch(channel, message)
+
+    async def publish_many(self, channel: str, messages: list[dict[str, Any]]) -> None:
+        """Publish a batch in one round trip (a pipeline); on failure deliver locally."""
+        from redis.exceptions import RedisError
+
+        if len(messages) == 1:
+            await self.publish(channel, messages[0])
+            return
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for message in messages:
+                    pipe.publish(channel, json.dumps(message, default=str))
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            self.publish_failures += 1
+            log.warning("redis publish failed (%s); local subscribers only", exc)
+            for message in messages:
+                self.dispatch(channel, message)
 
     async def _read_loop(self) -> None:
         from redis.exceptions import RedisError

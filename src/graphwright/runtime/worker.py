@@ -294,7 +294,8 @@ class WorkerPool:
 
     async def _execute(self, engine: Engine, run: RunRecord, writer: RunEventWriter) -> RunResult:
         payload = run.payload
-        requested = [m for m in payload.get("stream_mode") or ["values"] if m in STREAM_MODES]
+        asked = payload.get("stream_mode")
+        requested = [m for m in (["values"] if asked is None else asked) if m in STREAM_MODES]
         names = {STREAM_MODES[m][0]: STREAM_MODES[m][1] for m in requested}
 
         async def on_chunk(namespace: tuple[str, ...], mode: str, chunk: Any) -> None:

@@ -82,10 +82,10 @@ class RunEventWriter:
                 await self._log.append(self.tenant, self.run_id, batch)
             except PsycopgError as exc:  # the run goes on; live readers still get events
                 log.error("event log write failed for run %s: %s", self.run_id, exc)
-            for item in batch:
-                await self._bus.publish(
-                    self.channel, {"seq": item.seq, "event": item.event, "data": item.data}
-                )
+            await self._bus.publish_many(
+                self.channel,
+                [{"seq": item.seq, "event": item.event, "data": item.data} for item in batch],
+            )
 
     async def close(self, status: str) -> None:
         """Flush everything, then publish the end of the run (status) to live readers."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
@@ -14,7 +15,7 @@ from graphwright.api.schemas import RunCreateBody, run_json
 from graphwright.api.services import Services
 from graphwright.api.sse import EventStreamResponse, frame, frames
 from graphwright.errors import InvalidInputError, NotFoundError
-from graphwright.runtime.service import HEARTBEAT, LAGGING
+from graphwright.runtime.service import HEARTBEAT, LAGGING, RunRequest
 from graphwright.store.events import StoredEvent
 from graphwright.store.runs import RunRecord
 
@@ -91,6 +92,15 @@ def _stream_response(
     )
 
 
+def _wait_request(body: RunCreateBody, *, stateless: bool) -> RunRequest:
+    """A ``/wait`` run logs no ``values`` snapshots unless the client asked for modes:
+    its result is kept on the run, and ``progress`` events are logged anyway."""
+    request = body.to_request(stateless=stateless)
+    if "stream_mode" not in body.model_fields_set:
+        request = dataclasses.replace(request, stream_mode=())
+    return request
+
+
 async def _wait_body(services: Services, tenant: str, run: RunRecord) -> dict[str, Any]:
     done = await services.run_service.wait_done(tenant, run.run_id)
     return await services.run_service.result(tenant, done)
@@ -122,7 +132,7 @@ async def wait_run(
     thread_id: str, body: RunCreateBody, services: ServicesDep, tenant: TenantDep
 ) -> JSONResponse:
     """Create a run and return its final values (with ``__interrupt__`` / ``__error__``)."""
-    run = await services.run_service.create(tenant, thread_id, body.to_request())
+    run = await services.run_service.create(tenant, thread_id, _wait_request(body, stateless=False))
     result = await _wait_body(services, tenant, run)
     return JSONResponse(result, headers={"Content-Location": _location(run)})
 
@@ -304,6 +314,6 @@ async def wait_stateless_run(
     body: RunCreateBody, services: ServicesDep, tenant: TenantDep
 ) -> JSONResponse:
     """Create a run on a new thread and return its final values."""
-    run = await services.run_service.create(tenant, None, body.to_request(stateless=True))
+    run = await services.run_service.create(tenant, None, _wait_request(body, stateless=True))
     result = await _wait_body(services, tenant, run)
     return JSONResponse(result, headers={"Content-Location": _location(run)})
