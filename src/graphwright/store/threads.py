@@ -19,7 +19,6 @@ __all__ = [
     "THREAD_STATUSES",
     "Keep",
     "ThreadRecord",
-    "ThreadSortBy",
     "ThreadStatus",
     "ThreadStore",
 ]
@@ -32,9 +31,6 @@ _COLUMNS = (
     " created_at, updated_at, lease_owner, lease_expires_at"
 )
 _CLAIM_ATTEMPTS = 3
-
-ThreadSortBy = Literal["thread_id", "status", "created_at", "updated_at"]
-_SORTABLE: Final[frozenset[str]] = frozenset(get_args(ThreadSortBy))
 
 
 class Keep(enum.Enum):
@@ -414,65 +410,6 @@ class ThreadStore:
             rows = await cur.fetchall()
         return [_record(row) for row in rows]
 
-    # -- LangGraph Server thread API -------------------------------------------------
-
-    async def search(
-        self,
-        tenant: str,
-        *,
-        statuses: Collection[ThreadStatus] | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        ids: Collection[str] | None = None,
-        limit: int = 10,
-        offset: int = 0,
-        sort_by: ThreadSortBy = "created_at",
-        sort_order: Literal["asc", "desc"] = "desc",
-    ) -> builtins.list[ThreadRecord]:
-        """Return one page of the tenant's threads, filtered and sorted.
-
-        Args:
-            tenant: Tenant whose threads are searched.
-            statuses: Only threads with one of these statuses.
-            metadata: Only threads whose metadata contains this object (``@>``, GIN index).
-            ids: Only these thread ids.
-            limit: Page size, 1 to 1000.
-            offset: Threads to skip.
-            sort_by: ``thread_id``, ``status``, ``created_at`` or ``updated_at``.
-            sort_order: ``asc`` or ``desc`` (ties broken by thread id).
-
-        Raises:
-            ValueError: ``limit``, ``offset`` or ``sort_by`` is out of range.
-        """
-        if not 1 <= limit <= 1000 or offset < 0:
-            raise ValueError(f"limit must be 1..1000 and offset >= 0, got {limit}, {offset}")
-        if sort_by not in _SORTABLE:
-            raise ValueError(f"cannot sort threads by {sort_by!r}")
-        where, params = _search_filter(tenant, statuses, metadata, ids)
-        direction = "asc" if sort_order == "asc" else "desc"
-        query = (
-            f"select {_COLUMNS} from gw_threads where {where}"
-            f" order by {sort_by} {direction}, thread_id {direction} limit %s offset %s"
-        )
-        async with self._pool.connection() as conn:
-            cur = await conn.execute(query, [*params, limit, offset])
-            rows = await cur.fetchall()
-        return [_record(row) for row in rows]
-
-    async def count(
-        self,
-        tenant: str,
-        *,
-        statuses: Collection[ThreadStatus] | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        ids: Collection[str] | None = None,
-    ) -> int:
-        """Count the tenant's threads matching the filters of :meth:`search`."""
-        where, params = _search_filter(tenant, statuses, metadata, ids)
-        async with self._pool.connection() as conn:
-            cur = await conn.execute(f"select count(*) as n from gw_threads where {where}", params)
-            row = await cur.fetchone()
-        return int(row["n"]) if row else 0
-
     async def update_metadata(
         self, tenant: str, thread_id: str, metadata: Mapping[str, Any]
     ) -> ThreadRecord:
@@ -589,27 +526,6 @@ def _claim_refused(
         code="run.invalid_state",
         details={"thread_id": thread_id, "status": status, "allowed": allowed},
     )
-
-
-def _search_filter(
-    tenant: str,
-    statuses: Collection[ThreadStatus] | None,
-    metadata: Mapping[str, Any] | None,
-    ids: Collection[str] | None,
-) -> tuple[str, builtins.list[Any]]:
-    """WHERE clause and parameters of :meth:`ThreadStore.search` / :meth:`ThreadStore.count`."""
-    where = "tenant_id = %s"
-    params: builtins.list[Any] = [tenant]
-    if statuses is not None:
-        where += " and status = any(%s)"
-        params.append(builtins.list(statuses))
-    if metadata:
-        where += " and metadata @> %s"
-        params.append(Jsonb(dict(metadata)))
-    if ids is not None:
-        where += " and thread_id = any(%s)"
-        params.append(builtins.list(ids))
-    return where, params
 
 
 def _record(row: dict[str, Any]) -> ThreadRecord:

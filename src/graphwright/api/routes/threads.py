@@ -16,9 +16,13 @@ from langgraph.types import StateSnapshot
 from pydantic import BaseModel, ConfigDict, Field
 
 from graphwright.api.deps import ServicesDep, TenantDep
+from graphwright.api.services import Services
 from graphwright.api.thread_views import select_fields, state_json, store_statuses, thread_json
 from graphwright.errors import InvalidInputError, NotFoundError, WorkflowConflictError
 from graphwright.runtime.engine import Engine
+from graphwright.runtime.thread_api import ThreadStateAPI
+from graphwright.store import thread_search
+from graphwright.store.thread_search import ThreadFilter
 from graphwright.store.threads import ThreadRecord
 
 __all__ = ["router"]
@@ -140,21 +144,27 @@ def _checkpoint_id(checkpoint: CheckpointBody | str | None) -> str | None:
     return checkpoint or None
 
 
+def _state_api(services: Services, tenant: str) -> ThreadStateAPI:
+    """The state API of the engine acting for ``tenant``."""
+    return ThreadStateAPI(services.engine.for_tenant(tenant))
+
+
 async def _thread(engine: Engine, tenant: str, thread_id: str) -> dict[str, Any]:
     record = await engine.threads.get(tenant, thread_id)
-    return thread_json(record, await engine.snapshot(thread_id))
+    return thread_json(record, await ThreadStateAPI(engine).snapshot(thread_id))
 
 
 async def _snapshots(engine: Engine, records: Sequence[ThreadRecord]) -> list[StateSnapshot | None]:
     """Current snapshots of a page of threads (None for one deleted meanwhile)."""
     limit = asyncio.Semaphore(_STATE_READS)
+    state = ThreadStateAPI(engine)
 
     async def one(record: ThreadRecord) -> StateSnapshot | None:
         if record.workflow_id is None:
             return None
         async with limit:
             try:
-                return await engine.snapshot(record.thread_id)
+                return await state.snapshot(record.thread_id)
             except NotFoundError:
                 return None
 
@@ -196,11 +206,14 @@ async def search_threads(
     """Threads matching metadata (containment), status and ids, one page."""
     _refuse_unsupported(values=body.values, extract=body.extract)
     engine = services.engine.for_tenant(tenant)
-    records = await engine.threads.search(
-        tenant,
-        statuses=store_statuses(body.status) if body.status else None,
-        metadata=body.metadata,
-        ids=body.ids,
+    records = await thread_search.search(
+        services.pool,
+        ThreadFilter(
+            tenant,
+            statuses=store_statuses(body.status) if body.status else None,
+            metadata=body.metadata,
+            ids=body.ids,
+        ),
         limit=body.limit,
         offset=body.offset,
         sort_by="updated_at" if body.sort_by == "state_updated_at" else body.sort_by,
@@ -220,10 +233,13 @@ async def search_threads(
 async def count_threads(body: ThreadCountBody, services: ServicesDep, tenant: TenantDep) -> int:
     """How many threads match the filters of a search."""
     _refuse_unsupported(values=body.values)
-    return await services.engine.for_tenant(tenant).threads.count(
-        tenant,
-        statuses=store_statuses(body.status) if body.status else None,
-        metadata=body.metadata,
+    return await thread_search.count(
+        services.pool,
+        ThreadFilter(
+            tenant,
+            statuses=store_statuses(body.status) if body.status else None,
+            metadata=body.metadata,
+        ),
     )
 
 
@@ -265,8 +281,9 @@ async def delete_thread(thread_id: str, services: ServicesDep, tenant: TenantDep
 async def copy_thread(thread_id: str, services: ServicesDep, tenant: TenantDep) -> dict[str, Any]:
     """Copy a thread (workflow binding, metadata and every checkpoint) to a new thread id."""
     engine = services.engine.for_tenant(tenant)
-    record = await engine.copy_thread(thread_id)
-    return thread_json(record, await engine.snapshot(record.thread_id))
+    state = ThreadStateAPI(engine)
+    record = await state.copy_thread(thread_id)
+    return thread_json(record, await state.snapshot(record.thread_id))
 
 
 # -- state ---------------------------------------------------------------------------------
@@ -281,7 +298,7 @@ async def get_state(
     select: Annotated[list[str] | None, Query()] = None,
 ) -> dict[str, Any]:
     """The thread's current state (``ThreadState``)."""
-    snapshot = await services.engine.for_tenant(tenant).snapshot(thread_id)
+    snapshot = await _state_api(services, tenant).snapshot(thread_id)
     return select_fields(state_json(snapshot, thread_id), select)
 
 
@@ -295,7 +312,7 @@ async def get_state_at(
     select: Annotated[list[str] | None, Query()] = None,
 ) -> dict[str, Any]:
     """The thread's state at a past checkpoint."""
-    snapshot = await services.engine.for_tenant(tenant).snapshot(thread_id, checkpoint_id)
+    snapshot = await _state_api(services, tenant).snapshot(thread_id, checkpoint_id)
     return select_fields(state_json(snapshot, thread_id), select)
 
 
@@ -305,9 +322,7 @@ async def post_state_at(
 ) -> dict[str, Any]:
     """The thread's state at the given checkpoint (current state without a checkpoint id)."""
     _root_namespace(body.checkpoint)
-    snapshot = await services.engine.for_tenant(tenant).snapshot(
-        thread_id, body.checkpoint.checkpoint_id
-    )
+    snapshot = await _state_api(services, tenant).snapshot(thread_id, body.checkpoint.checkpoint_id)
     return select_fields(state_json(snapshot, thread_id), body.select)
 
 
@@ -318,7 +333,7 @@ async def update_state(
     """Write values as if ``as_node`` had run; returns the new checkpoint."""
     _root_namespace(body.checkpoint)
     checkpoint_id = _checkpoint_id(body.checkpoint) or body.checkpoint_id
-    new_id = await services.engine.for_tenant(tenant).update_state(
+    new_id = await _state_api(services, tenant).update_state(
         thread_id, body.values, as_node=body.as_node, checkpoint_id=checkpoint_id
     )
     return {
@@ -337,7 +352,7 @@ async def history(
 ) -> list[dict[str, Any]]:
     """Past states of the thread, newest first, one page (``limit``, ``before``)."""
     _root_namespace(body.checkpoint, body.before)
-    snapshots = await services.engine.for_tenant(tenant).snapshot_history(
+    snapshots = await _state_api(services, tenant).snapshot_history(
         thread_id, limit=body.limit, before=_checkpoint_id(body.before), metadata=body.metadata
     )
     return [select_fields(state_json(s, thread_id), body.select) for s in snapshots]
