@@ -22,7 +22,19 @@ from graphwright.graphs.spec import MapNodeSpec
 from graphwright.nodes.context import expression_context
 from graphwright.state.model import CompiledState
 
-__all__ = ["MapFanOut", "MapLimiter", "gather_name", "item_name"]
+__all__ = ["MapFanOut", "MapLimiter", "document_node", "gather_name", "item_name"]
+
+
+def document_node(name: str) -> tuple[str, str | None]:
+    """Split a LangGraph node name into the document's node and its map role.
+
+    ``m__item`` -> ``("m", "item")``, ``m__gather`` -> ``("m", "gather")``, ``m`` ->
+    ``("m", None)``. LangGraph's own names (``__start__``) are left as they are.
+    """
+    if name.startswith("__"):
+        return name, None
+    base, sep, role = name.partition("__")
+    return (base, role) if sep else (name, None)
 
 
 def item_name(node: str) -> str:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from graphwright.errors import GraphwrightError
+from graphwright.nodes.map import document_node
 from graphwright.nodes.progress import GW_EVENT
 from graphwright.runtime.results import PendingApproval, RunEvent
 
@@ -38,12 +39,6 @@ class RunIdentity:
             node=node,
             data=data or {},
         )
-
-
-def _display(name: str) -> tuple[str, str | None]:
-    """Map internal node names to the document's: ``m__item`` -> ``(m, 'item')``."""
-    base, sep, role = name.partition("__")
-    return (base, role) if sep else (name, None)
 
 
 class EventTranslator:
@@ -78,7 +73,7 @@ class EventTranslator:
             return
         if mode != "tasks" or not isinstance(chunk, dict):
             return
-        node, role = _display(str(chunk.get("name", "")))
+        node, role = document_node(str(chunk.get("name", "")))
         if role == "gather":
             return
         task_id = str(chunk.get("id"))
@@ -145,7 +140,7 @@ class EventTranslator:
             data = {k: v for k, v in chunk.items() if k not in (GW_EVENT, "node")}
             raw_node = chunk.get("node")
             if isinstance(raw_node, str):
-                node = _display(raw_node)[0]
+                node = document_node(raw_node)[0]
             data["step"] = self._step + 1
             if path:
                 data["subworkflow_path"] = list(path)

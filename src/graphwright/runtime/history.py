@@ -7,6 +7,7 @@ from typing import Any
 
 from graphwright.graphs.compiler import CompiledWorkflow
 from graphwright.runtime.results import CheckpointSummary
+from graphwright.runtime.serialize import display_node
 
 __all__ = ["Snapshot", "read_history", "read_state"]
 
@@ -34,7 +35,7 @@ async def read_state(graph: Any, thread_id: str) -> Snapshot:
     values = snapshot.values if isinstance(snapshot.values, dict) else {}
     return Snapshot(
         values=values,
-        next=tuple(_display(n) for n in snapshot.next),
+        next=tuple(display_node(n) for n in snapshot.next),
         interrupts=tuple(snapshot.interrupts),
         checkpoint_id=(snapshot.config or {}).get("configurable", {}).get("checkpoint_id"),
     )
@@ -65,12 +66,8 @@ async def read_history(
                 source=str(metadata.get("source", "")),
                 run_id=metadata.get("run_id"),
                 created_at=snap.created_at,
-                next=tuple(_display(n) for n in snap.next),
+                next=tuple(display_node(n) for n in snap.next),
                 values=compiled.state.dump(snap.values if isinstance(snap.values, dict) else {}),
             )
         )
     return out
-
-
-def _display(name: str) -> str:
-    return name.split("__", 1)[0]

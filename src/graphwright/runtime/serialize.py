@@ -11,14 +11,15 @@ from typing import Any
 from langgraph.types import Interrupt, Overwrite, Send
 from pydantic import BaseModel
 
+from graphwright.nodes.map import document_node
 from graphwright.state.model import INPUT_CHANNEL
 
-__all__ = ["display_node", "jsonable"]
+__all__ = ["display_node", "jsonable", "wait_body"]
 
 
 def display_node(name: str) -> str:
     """The document's node name for an internal one (``m__item`` -> ``m``)."""
-    return name.split("__", 1)[0] if "__" in name and not name.startswith("__") else name
+    return document_node(name)[0]
 
 
 def jsonable(value: Any, *, depth: int = 0) -> Any:
@@ -50,3 +51,24 @@ def jsonable(value: Any, *, depth: int = 0) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return jsonable(dataclasses.asdict(value), depth=depth + 1)
     return repr(value)
+
+
+def wait_body(
+    *,
+    values: Mapping[str, Any],
+    interrupts: Any = (),
+    error: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The body of ``/wait`` and ``/join``: the final values with ``__interrupt__``,
+    or ``__error__`` when ``error`` is given."""
+    if error is not None:
+        return {
+            "__error__": {
+                "error": error.get("code", "run.error"),
+                "message": error.get("message", "the run failed"),
+            }
+        }
+    body: dict[str, Any] = jsonable(dict(values))
+    if interrupts:
+        body["__interrupt__"] = list(interrupts)
+    return body
