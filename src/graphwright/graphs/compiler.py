@@ -7,6 +7,7 @@ node callables but touches no database. The checkpointer is passed to
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -106,9 +107,9 @@ class CompiledWorkflow:
             out[INPUT_CHANNEL] = values
         return out
 
-    @property
+    @functools.cached_property
     def reads_input(self) -> bool:
-        """Whether any expression of the document reads ``input.*``."""
+        """Whether any expression of the document reads ``input.*`` (computed once)."""
         return _reads_input(self.spec)
 
     def output(self, values: Mapping[str, Any]) -> dict[str, Any]:
