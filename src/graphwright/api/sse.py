@@ -11,7 +11,7 @@ from starlette.responses import StreamingResponse
 from graphwright.runtime.service import HEARTBEAT, LAGGING
 from graphwright.store.events import StoredEvent
 
-__all__ = ["EventStreamResponse", "frame", "frames"]
+__all__ = ["EventStreamResponse", "encode", "frame", "frames"]
 
 
 def frame(event: str, data: Any, *, event_id: int | str | None = None) -> bytes:
@@ -23,15 +23,19 @@ def frame(event: str, data: Any, *, event_id: int | str | None = None) -> bytes:
     return ("\n".join(lines) + "\n\n").encode()
 
 
+def encode(event: StoredEvent, event_id: int | str | None) -> bytes:
+    """One stored event as SSE; heartbeat and lag markers become comments."""
+    if event is HEARTBEAT:
+        return b": heartbeat\n\n"
+    if event is LAGGING:
+        return b": lagging behind the live events; replaying from the event log\n\n"
+    return frame(event.event, event.data, event_id=event_id)
+
+
 async def frames(events: AsyncIterator[StoredEvent]) -> AsyncIterator[bytes]:
-    """Frames of stored events; heartbeats become SSE comments."""
+    """Frames of a run's stored events (ids are their sequence numbers)."""
     async for event in events:
-        if event is HEARTBEAT:
-            yield b": heartbeat\n\n"
-        elif event is LAGGING:
-            yield b": lagging behind the live events; replaying from the event log\n\n"
-        else:
-            yield frame(event.event, event.data, event_id=event.seq)
+        yield encode(event, event.seq)
 
 
 class EventStreamResponse(StreamingResponse):

@@ -11,9 +11,9 @@ import asyncio
 import contextlib
 import json
 import logging
-from typing import Any, Protocol
+from typing import Any
 
-__all__ = ["EventBus", "InProcessBus", "RedisBus", "Subscription", "create_bus"]
+__all__ = ["InProcessBus", "RedisBus", "Subscription", "create_bus"]
 
 log = logging.getLogger("graphwright.bus")
 
@@ -52,19 +52,6 @@ class Subscription:
         self._bus.unsubscribe(self)
 
 
-class EventBus(Protocol):
-    """What the service needs from a bus."""
-
-    async def publish(self, channel: str, message: dict[str, Any]) -> None:
-        """Send ``message`` to every subscriber of ``channel`` (best effort)."""
-
-    def subscribe(self, channel: str) -> Subscription:
-        """Start receiving ``channel``."""
-
-    async def close(self) -> None:
-        """Release connections."""
-
-
 class InProcessBus:
     """Fan-out inside one process (no Redis)."""
 
@@ -89,7 +76,6 @@ class InProcessBus:
         """Start receiving ``channel``."""
         sub = Subscription(self, channel)
         self._subscribers.setdefault(channel, set()).add(sub)
-        self.on_subscribe(channel)
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
@@ -100,17 +86,10 @@ class InProcessBus:
         subs.discard(sub)
         if not subs:
             del self._subscribers[sub.channel]
-            self.on_unsubscribe(sub.channel)
 
     def channels(self) -> list[str]:
         """Channels with local subscribers."""
         return list(self._subscribers)
-
-    def on_subscribe(self, channel: str) -> None:
-        """Hook for subclasses: first or later local subscriber of a channel."""
-
-    def on_unsubscribe(self, channel: str) -> None:
-        """Hook for subclasses: the last local subscriber of a channel left."""
 
     async def close(self) -> None:
         """Nothing to release."""

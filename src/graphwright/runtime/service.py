@@ -25,6 +25,7 @@ from graphwright.errors import (
 from graphwright.runtime.bus import InProcessBus
 from graphwright.runtime.decisions import resume_value
 from graphwright.runtime.engine import Engine
+from graphwright.runtime.serialize import wait_body
 from graphwright.runtime.worker import STREAM_MODES
 from graphwright.runtime.writer import run_channel
 from graphwright.settings import Settings
@@ -236,10 +237,6 @@ class RunService:
 
     def admit(self) -> None:
         """Raise ``stream.limit`` when this process already serves ``max_streams`` streams."""
-        self._admit()
-
-    def _admit(self) -> None:
-        """Refuse a new stream when this process already serves ``max_streams``."""
         if self.active_streams >= self.settings.max_streams:
             raise GraphwrightError(
                 f"this server already serves {self.active_streams} streams; retry shortly "
@@ -271,23 +268,14 @@ class RunService:
         """The body of ``/wait`` and ``/join``: final values, ``__interrupt__`` or ``__error__``."""
         if run.result is not None:
             return run.result
-        if run.status == "error" or run.status == "timeout":
-            error = run.error or {}
-            return {
-                "__error__": {
-                    "error": error.get("code", "run.error"),
-                    "message": error.get("message", "the run failed"),
-                }
-            }
-        engine = self.engine.for_tenant(tenant)
+        if run.status in ("error", "timeout"):
+            return wait_body(values={}, error=run.error or {})
+        # Runs that ended without a stored result (cancelled): the thread's state now.
         try:
-            state = await engine.get_state(run.thread_id)
+            state = await self.engine.for_tenant(tenant).get_state(run.thread_id)
         except NotFoundError:
             return {}
-        body: dict[str, Any] = dict(state.values)
-        if state.interrupts:
-            body["__interrupt__"] = list(state.interrupts)
-        return body
+        return wait_body(values=state.values, interrupts=state.interrupts)
 
     async def follow(
         self,
@@ -304,7 +292,7 @@ class RunService:
         a heartbeat interval. Ends when the run has ended and every event was
         delivered.
         """
-        self._admit()
+        self.admit()
         sub = self.bus.subscribe(run_channel(tenant, run_id))
         self.active_streams += 1
         last = after
@@ -380,7 +368,7 @@ class RunService:
         ends by itself; :data:`HEARTBEAT` is yielded while nothing happens.
         """
         await self.engine.for_tenant(tenant).threads.get(tenant, thread_id)
-        self._admit()
+        self.admit()
         sub = self.bus.subscribe(thread_channel(tenant, thread_id))
         self.active_streams += 1
         current, seq = _parse_thread_id(after)

@@ -23,7 +23,7 @@ from graphwright.errors import GraphwrightError
 from graphwright.runtime.bus import InProcessBus
 from graphwright.runtime.engine import Engine
 from graphwright.runtime.results import RunEvent, RunOptions, RunResult
-from graphwright.runtime.serialize import display_node, jsonable
+from graphwright.runtime.serialize import display_node, jsonable, wait_body
 from graphwright.runtime.writer import RunEventWriter
 from graphwright.settings import Settings
 from graphwright.store.events import EventLog
@@ -217,10 +217,7 @@ class WorkerPool:
         if run.attempts > run.max_attempts:
             await self._dead_letter(run)
             return
-        first = 1
-        if run.attempts > 1:  # a re-claimed run continues its event numbering
-            first = await self.events.last_seq(run.tenant_id, run.run_id) + 1
-        writer = RunEventWriter(self.events, self.bus, run.tenant_id, run.run_id, first_seq=first)
+        writer = await self._writer(run)
         writer.emit("metadata", {"run_id": run.run_id, "attempt": run.attempts})
         engine = self.engine.for_tenant(run.tenant_id)
         task = asyncio.create_task(self._execute(engine, run, writer))
@@ -333,10 +330,11 @@ class WorkerPool:
                     event_hook(run, event)
                 # Progress events are always logged: UIs follow them on run and
                 # thread streams whatever modes the run was started with.
-                if event.type != "run.finished" or event.result is None:
-                    writer.emit("progress", event.to_dict())
-                else:
-                    writer.emit("progress", {**event.to_dict(), "result": None})
+                # The run's result goes to the run row, not into every stream.
+                data = event.to_dict()
+                if "result" in data:
+                    data["result"] = None
+                writer.emit("progress", data)
                 if event.result is not None:
                     result = event.result
         assert result is not None  # execute_run always ends with run.finished
@@ -382,6 +380,13 @@ class WorkerPool:
         await self.runs.finish(run.tenant_id, run.run_id, owner=self.owner, status="interrupted")
         return "interrupted"
 
+    async def _writer(self, run: RunRecord) -> RunEventWriter:
+        """The run's event writer; a re-claimed run continues its event numbering."""
+        first = 1
+        if run.attempts > 1:
+            first = await self.events.last_seq(run.tenant_id, run.run_id) + 1
+        return RunEventWriter(self.events, self.bus, run.tenant_id, run.run_id, first_seq=first)
+
     async def _dead_letter(self, run: RunRecord) -> None:
         error = {
             "code": "run.attempts_exhausted",
@@ -394,28 +399,16 @@ class WorkerPool:
         )
         engine = self.engine.for_tenant(run.tenant_id)
         await engine.threads.mark(run.tenant_id, run.thread_id, status="failed", error=error)
-        writer = RunEventWriter(
-            self.events,
-            self.bus,
-            run.tenant_id,
-            run.run_id,
-            first_seq=await self.events.last_seq(run.tenant_id, run.run_id) + 1,
-        )
+        writer = await self._writer(run)
         writer.emit("error", {"error": error["code"], "message": error["message"]})
         await writer.close("error")
 
 
 def _result_body(result: RunResult) -> dict[str, Any]:
-    """The ``/wait`` body: final values, with ``__interrupt__`` or ``__error__``."""
-    if result.status == "failed":
-        error = result.error or {}
-        return {
-            "__error__": {
-                "error": error.get("code", "run.error"),
-                "message": error.get("message", "the run failed"),
-            }
-        }
-    body: dict[str, Any] = jsonable(dict(result.values))
-    if result.interrupts:
-        body["__interrupt__"] = list(result.interrupts)
-    return body
+    """The ``/wait`` body kept on the run row."""
+    failed = result.status == "failed"
+    return wait_body(
+        values=result.values,
+        interrupts=result.interrupts,
+        error=(result.error or {}) if failed else None,
+    )

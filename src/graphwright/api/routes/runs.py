@@ -13,9 +13,9 @@ from fastapi.responses import JSONResponse
 from graphwright.api.deps import ServicesDep, TenantDep
 from graphwright.api.schemas import RunCreateBody, run_json
 from graphwright.api.services import Services
-from graphwright.api.sse import EventStreamResponse, frame, frames
+from graphwright.api.sse import EventStreamResponse, encode, frames
 from graphwright.errors import InvalidInputError, NotFoundError
-from graphwright.runtime.service import HEARTBEAT, LAGGING, RunRequest
+from graphwright.runtime.service import RunRequest
 from graphwright.store.events import StoredEvent
 from graphwright.store.runs import RunRecord
 
@@ -242,10 +242,7 @@ async def _thread_frames(
         item = first
         while item is not None:
             event_id, event = item
-            if event is HEARTBEAT or event is LAGGING:
-                yield b": heartbeat\n\n"
-            else:
-                yield frame(event.event, event.data, event_id=event_id)
+            yield encode(event, event_id or None)
             item = await anext(events, None)
     finally:
         await events.aclose()  # type: ignore[attr-defined]
