@@ -66,6 +66,7 @@ from langgraph_sdk import get_client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _benchdb import DEFAULT_URL, percentile, scratch_database
+from _procstat import proc_cpu, scan_procs
 
 from graphwright.registry import load_registry_modules
 from graphwright.runtime.engine import Engine
@@ -79,7 +80,6 @@ TARGET_THROUGHPUT = 0.7
 TARGET_FIRST_EVENT_MS = 20.0
 TARGET_RESUME_MS = 50.0
 SLOW_SECONDS = 1.0
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 # ----------------------------------------------------------------------------- workflows
@@ -149,33 +149,6 @@ def resumed_ok(values: Any) -> bool:
 # ----------------------------------------------------------------------------- CPU accounting
 
 
-def _proc_cpu(pid: int) -> float:
-    """User + system CPU seconds of one process (all threads); 0 if it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            fields = handle.read().rsplit(b")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def _pg_backends(dbname: str) -> list[int]:
-    """PostgreSQL backends connected to ``dbname`` (found by their process title)."""
-    found: list[int] = []
-    marker = f" {dbname} ".encode()
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/cmdline", "rb") as handle:
-                title = handle.read()
-        except OSError:
-            continue
-        if title.startswith(b"postgres:") and marker in title:
-            found.append(int(entry.name))
-    return found
-
-
 @dataclass
 class CpuMeter:
     """CPU seconds of this process, the server process and the database's backends."""
@@ -186,8 +159,8 @@ class CpuMeter:
     def snapshot(self) -> dict[str, Any]:
         return {
             "bench": time.process_time(),
-            "server": _proc_cpu(self.server_pid) if self.server_pid else 0.0,
-            "pg": {pid: _proc_cpu(pid) for pid in _pg_backends(self.dbname)},
+            "server": proc_cpu(self.server_pid) if self.server_pid else 0.0,
+            "pg": {pid: proc_cpu(pid) for pid in scan_procs(self.dbname)[0]},
         }
 
     @staticmethod

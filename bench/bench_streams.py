@@ -74,12 +74,12 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _benchdb import DEFAULT_URL, percentile, scratch_database
+from _procstat import machine_busy, proc_cpu, scan_procs
 
 NODES = Path(__file__).resolve().parent / "_stream_nodes.py"
 WORKFLOW = "bench-ticks"
 TARGET_P99_MS = 50.0
 TARGET_STREAMS = 200
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 FINISHED = b'"type":"node.finished"'
 
 DOCUMENT: dict[str, Any] = {
@@ -134,43 +134,6 @@ main()
 # ----------------------------------------------------------------------------- CPU
 
 
-def _proc_cpu(pid: int) -> float:
-    """User + system CPU seconds of one process (all threads); 0 if it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            fields = handle.read().rsplit(b")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def _scan_procs(dbname: str) -> tuple[list[int], list[int]]:
-    """PostgreSQL backends of ``dbname`` and redis-server processes."""
-    pg: list[int] = []
-    redis: list[int] = []
-    marker = f" {dbname} ".encode()
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/cmdline", "rb") as handle:
-                title = handle.read()
-        except OSError:
-            continue
-        if title.startswith(b"postgres:") and marker in title:
-            pg.append(int(entry.name))
-        elif b"redis-server" in title.split(b"\0", 1)[0]:
-            redis.append(int(entry.name))
-    return pg, redis
-
-
-def _machine_busy() -> float:
-    """Busy CPU seconds of the whole machine (all cores; /proc/stat, idle and iowait excluded)."""
-    with open("/proc/stat", "rb") as handle:
-        fields = [int(x) for x in handle.readline().split()[1:]]
-    return (sum(fields[:8]) - fields[3] - fields[4]) / CLK_TCK
-
-
 @dataclass
 class Cpu:
     """CPU seconds of: this process, the server, the database's backends, Redis, the machine."""
@@ -183,13 +146,13 @@ class Cpu:
 
     @classmethod
     def take(cls, dbname: str, server_pid: int) -> Cpu:
-        pg, redis = _scan_procs(dbname)
+        pg, redis = scan_procs(dbname)
         return cls(
             client=time.process_time(),
-            server=_proc_cpu(server_pid),
-            pg={pid: _proc_cpu(pid) for pid in pg},
-            redis={pid: _proc_cpu(pid) for pid in redis},
-            machine=_machine_busy(),
+            server=proc_cpu(server_pid),
+            pg={pid: proc_cpu(pid) for pid in pg},
+            redis={pid: proc_cpu(pid) for pid in redis},
+            machine=machine_busy(),
         )
 
     def redis_restarted(self, after: Cpu) -> bool:
