@@ -11,13 +11,21 @@ import asyncio
 import contextlib
 import json
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
-__all__ = ["InProcessBus", "RedisBus", "Subscription", "create_bus"]
+__all__ = ["InProcessBus", "Outgoing", "RedisBus", "Subscription", "create_bus"]
 
 log = logging.getLogger("graphwright.bus")
 
 QUEUE_SIZE = 1024
+
+
+class Outgoing(NamedTuple):
+    """A message to publish: its channel, the message, and the message as JSON text."""
+
+    channel: str
+    message: dict[str, Any]
+    encoded: str
 
 
 class Subscription:
@@ -62,10 +70,10 @@ class InProcessBus:
         """Deliver to local subscribers."""
         self.dispatch(channel, message)
 
-    async def publish_many(self, channel: str, messages: list[dict[str, Any]]) -> None:
-        """Deliver several messages, in order."""
-        for message in messages:
-            await self.publish(channel, message)
+    async def publish_encoded(self, outgoing: list[Outgoing]) -> None:
+        """Deliver several messages (of any channels), in order."""
+        for item in outgoing:
+            self.dispatch(item.channel, item.message)
 
     def dispatch(self, channel: str, message: dict[str, Any]) -> None:
         """Deliver to local subscribers (synchronously)."""
@@ -136,23 +144,31 @@ class RedisBus(InProcessBus):
             log.warning("redis publish failed (%s); local subscribers only", exc)
             self.dispatch(channel, message)
 
-    async def publish_many(self, channel: str, messages: list[dict[str, Any]]) -> None:
-        """Publish a batch in one round trip (a pipeline); on failure deliver locally."""
+    async def publish_encoded(self, outgoing: list[Outgoing]) -> None:
+        """Publish in one round trip: one Redis message per channel, a JSON list of its messages.
+
+        On failure the messages are delivered locally and the failure counted.
+        """
         from redis.exceptions import RedisError
 
-        if len(messages) == 1:
-            await self.publish(channel, messages[0])
+        if not outgoing:
             return
+        grouped: dict[str, list[str]] = {}
+        for item in outgoing:
+            grouped.setdefault(item.channel, []).append(item.encoded)
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for message in messages:
-                    pipe.publish(channel, json.dumps(message, default=str))
-                await pipe.execute()
+            if len(grouped) == 1:
+                [(channel, texts)] = grouped.items()
+                await self._redis.publish(channel, f"[{', '.join(texts)}]")
+            else:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for channel, texts in grouped.items():
+                        pipe.publish(channel, f"[{', '.join(texts)}]")
+                    await pipe.execute()
         except (RedisError, OSError) as exc:
             self.publish_failures += 1
             log.warning("redis publish failed (%s); local subscribers only", exc)
-            for message in messages:
-                self.dispatch(channel, message)
+            await super().publish_encoded(outgoing)
 
     async def _read_loop(self) -> None:
         from redis.exceptions import RedisError
@@ -175,7 +191,9 @@ class RedisBus(InProcessBus):
                 if isinstance(channel, bytes):
                     channel = channel.decode()
                 if channel in self._subscribers:
-                    self.dispatch(channel, json.loads(message["data"]))
+                    data = json.loads(message["data"])
+                    for item in data if isinstance(data, list) else [data]:
+                        self.dispatch(channel, item)
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError, ValueError) as exc:

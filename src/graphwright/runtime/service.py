@@ -22,7 +22,7 @@ from graphwright.errors import (
     RunStateError,
     WorkflowConflictError,
 )
-from graphwright.runtime.bus import InProcessBus
+from graphwright.runtime.bus import InProcessBus, Subscription
 from graphwright.runtime.decisions import resume_value
 from graphwright.runtime.engine import Engine
 from graphwright.runtime.serialize import wait_body
@@ -92,8 +92,18 @@ class RunService:
 
     # -- create ----------------------------------------------------------------------
 
-    async def create(self, tenant: str, thread_id: str | None, request: RunRequest) -> RunRecord:
+    async def create(
+        self,
+        tenant: str,
+        thread_id: str | None,
+        request: RunRequest,
+        *,
+        run_id: str | None = None,
+    ) -> RunRecord:
         """Validate and queue a run; ``thread_id=None`` runs on a new temporary thread.
+
+        ``run_id`` is generated unless given (a caller that subscribes to the
+        run's channel before creating it).
 
         Raises:
             NotFoundError: unknown assistant (``workflow.not_found``) or thread.
@@ -158,7 +168,7 @@ class RunService:
             run = await self.runs.insert(
                 conn,
                 tenant,
-                run_id=str(uuid.uuid4()),
+                run_id=run_id or str(uuid.uuid4()),
                 thread_id=thread_id,
                 assistant_id=request.assistant_id,
                 workflow_version=version,
@@ -255,14 +265,51 @@ class RunService:
                 run = await self.runs.get(tenant, run_id, thread_id=thread_id)
                 if run.status in TERMINAL:
                     return run
-                while True:
-                    message = await sub.get(self.settings.heartbeat_seconds)
-                    if message is None or message.get("done") or message.get("gap"):
-                        break
-        except NotFoundError:
-            raise
+                await self._next_done(sub)
         finally:
             sub.close()
+
+    async def wait_body(
+        self, tenant: str, run_id: str, *, thread_id: str | None = None
+    ) -> dict[str, Any]:
+        """Wait until a run ends; the body of ``/join``.
+
+        Raises:
+            NotFoundError: ``run.not_found``.
+        """
+        return await self.result(tenant, await self.wait_done(tenant, run_id, thread_id=thread_id))
+
+    async def create_and_wait(
+        self, tenant: str, thread_id: str | None, request: RunRequest
+    ) -> tuple[RunRecord, dict[str, Any]]:
+        """Queue a run and wait for it; the run and the body of ``/wait``.
+
+        The run's channel is followed from before the run exists, so its end
+        cannot be missed, and the body usually arrives with the end message:
+        no database read is needed to answer.
+        """
+        run_id = str(uuid.uuid4())
+        sub = self.bus.subscribe(run_channel(tenant, run_id))
+        try:
+            run = await self.create(tenant, thread_id, request, run_id=run_id)
+            while True:
+                done = await self._next_done(sub)
+                if done is not None and isinstance(done.get("result"), dict):
+                    return run, done["result"]
+                current = await self.runs.get(tenant, run_id)
+                if current.status in TERMINAL:
+                    return run, await self.result(tenant, current)
+        finally:
+            sub.close()
+
+    async def _next_done(self, sub: Subscription) -> dict[str, Any] | None:
+        """The next ``done`` message, or None when the run must be checked again."""
+        while True:
+            message = await sub.get(self.settings.heartbeat_seconds)
+            if message is None or message.get("gap"):
+                return None
+            if message.get("done"):
+                return message
 
     async def result(self, tenant: str, run: RunRecord) -> dict[str, Any]:
         """The body of ``/wait`` and ``/join``: final values, ``__interrupt__`` or ``__error__``."""

@@ -24,7 +24,7 @@ from graphwright.runtime.bus import InProcessBus
 from graphwright.runtime.engine import Engine
 from graphwright.runtime.results import RunEvent, RunOptions, RunResult
 from graphwright.runtime.serialize import display_node, jsonable, wait_body
-from graphwright.runtime.writer import RunEventWriter
+from graphwright.runtime.writer import EventSink, RunEventWriter
 from graphwright.settings import Settings
 from graphwright.store.events import EventLog
 from graphwright.store.runs import CANCEL_CHANNEL, WAKE_CHANNEL, RunRecord, RunStatus, RunStore
@@ -92,6 +92,7 @@ class WorkerPool:
         self.bus = bus
         self.settings = settings
         self.database_url = database_url
+        self.sink = EventSink(events, bus)
         self.hooks: list[RunHook] = []
         self.event_hooks: list[Callable[[RunRecord, RunEvent], None]] = []
         self.owner = engine.owner
@@ -140,6 +141,7 @@ class WorkerPool:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
+        await self.sink.close()
 
     async def _prune(self) -> None:
         """Delete run events older than the retention, about every tenth of it."""
@@ -223,19 +225,20 @@ class WorkerPool:
         task = asyncio.create_task(self._execute(engine, run, writer))
         self._running[key] = task
         heartbeat = asyncio.create_task(self._heartbeat(run, task))
-        status = "error"
+        status, body = "error", None
         try:
-            status = await self._outcome(engine, run, task, writer)
+            status, body = await self._outcome(engine, run, task, writer)
         finally:
             heartbeat.cancel()
             self._running.pop(key, None)
             self._cancel_asked.pop(key, None)
-            await writer.close(status)
+            await writer.close(status, body)
             self.completed += 1
 
     async def _outcome(
         self, engine: Engine, run: RunRecord, task: asyncio.Task[Any], writer: RunEventWriter
-    ) -> str:
+    ) -> tuple[str, dict[str, Any] | None]:
+        """The run's final status, and its ``/wait`` body when one was stored."""
         key = (run.tenant_id, run.run_id)
         try:
             result: RunResult = await task
@@ -243,20 +246,20 @@ class WorkerPool:
             asked = self._cancel_asked.get(key)
             if asked is None:
                 raise  # this worker itself is being cancelled
-            return await self._cancelled(engine, run, asked)
+            return await self._cancelled(engine, run, asked), None
         except TimeoutError:
             error = {"code": "run.timeout", "message": "the run exceeded its time limit"}
             writer.emit("error", {"error": error["code"], "message": error["message"]})
             await self.runs.finish(
                 run.tenant_id, run.run_id, owner=self.owner, status="timeout", error=error
             )
-            return "timeout"
+            return "timeout", None
         except GraphwrightError as exc:  # input no longer valid, workflow gone...
             writer.emit("error", {"error": exc.code, "message": exc.message})
             await self.runs.finish(
                 run.tenant_id, run.run_id, owner=self.owner, status="error", error=exc.to_dict()
             )
-            return "error"
+            return "error", None
         status: RunStatus = "error"
         if result.status == "completed":
             status = "success"
@@ -271,13 +274,14 @@ class WorkerPool:
                 await hook(engine, run, result)
             except GraphwrightError as exc:  # a hook must not strand the run as running
                 log.error("run hook failed for run %s: %s", run.run_id, exc)
-        await self.runs.finish(
+        body = _result_body(result)
+        owned = await self.runs.finish(
             run.tenant_id,
             run.run_id,
             owner=self.owner,
             status=status,
             error=result.error,
-            result=_result_body(result),
+            result=body,
         )
         if (
             run.payload.get("stateless")
@@ -287,7 +291,7 @@ class WorkerPool:
             # The run row keeps the result, so /wait and /join still answer.
             await engine.delete_checkpoints(run.thread_id)
             await engine.threads.delete_row(run.tenant_id, run.thread_id)
-        return status
+        return status, body if owned else None
 
     async def _execute(self, engine: Engine, run: RunRecord, writer: RunEventWriter) -> RunResult:
         payload = run.payload
@@ -385,7 +389,7 @@ class WorkerPool:
         first = 1
         if run.attempts > 1:
             first = await self.events.last_seq(run.tenant_id, run.run_id) + 1
-        return RunEventWriter(self.events, self.bus, run.tenant_id, run.run_id, first_seq=first)
+        return RunEventWriter(self.sink, run.tenant_id, run.run_id, first_seq=first)
 
     async def _dead_letter(self, run: RunRecord) -> None:
         error = {

@@ -1,27 +1,34 @@
-"""Per-run event writer: sequence numbers, the durable log, then live fan-out.
+"""Run events on their way out: sequence numbers, the durable log, then live fan-out.
 
-Events are written to PostgreSQL before they are published, so a reader that
-subscribes first and then reads the log can never miss one. Writes batch
-naturally: while one batch is being written, new events wait for the next.
+Every run of a process hands its events to one :class:`EventSink`, which writes
+them to PostgreSQL and only then publishes them, so a reader that subscribes
+first and then reads the log can never miss one. The sink batches across runs:
+one log statement and one bus round trip carry whatever every run emitted
+since the last flush, so the cost per event falls as the load rises, while the
+first event after a quiet spell still goes out at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from psycopg import Error as PsycopgError
 
-from graphwright.runtime.bus import InProcessBus
-from graphwright.store.events import EventLog, StoredEvent
+from graphwright.runtime.bus import InProcessBus, Outgoing
+from graphwright.store.events import EncodedEvent, EventLog
 
-__all__ = ["RunEventWriter", "run_channel"]
+__all__ = ["EventSink", "RunEventWriter", "run_channel"]
 
 log = logging.getLogger("graphwright.worker")
 
 BATCH_SECONDS = 0.01
+DONE_RESULT_LIMIT = 64 * 1024
+"""A run's ``/wait`` body rides on its ``done`` message when its JSON is at most this long."""
 
 
 def run_channel(tenant: str, run_id: str) -> str:
@@ -29,22 +36,102 @@ def run_channel(tenant: str, run_id: str) -> str:
     return f"gw:run:{tenant}:{run_id}"
 
 
-class RunEventWriter:
-    """Numbers, stores and publishes the events of one run."""
+@dataclass
+class _Batch:
+    logged: list[EncodedEvent]
+    live: list[Outgoing]
+    flushed: asyncio.Future[None]
 
-    def __init__(
-        self, log_: EventLog, bus: InProcessBus, tenant: str, run_id: str, *, first_seq: int
-    ) -> None:
+
+class EventSink:
+    """Writes and publishes the events of every run of this process, in shared batches.
+
+    The first event after a quiet spell is flushed at once; later ones wait for
+    the next flush, which starts :data:`BATCH_SECONDS` after the previous one
+    (or when it ends, if it took longer). Flushes never overlap, so each run's
+    events reach the log and the bus in order.
+    """
+
+    def __init__(self, log_: EventLog, bus: InProcessBus) -> None:
         self._log = log_
         self._bus = bus
+        self._batch: _Batch | None = None
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.flushes = 0
+
+    def add(self, tenant: str, run_id: str, channel: str, seq: int, event: str, data: Any) -> None:
+        """Queue one event for the log and the bus (its data must be JSON-serialisable)."""
+        text = json.dumps(data, default=str)
+        batch = self._current()
+        batch.logged.append(EncodedEvent(tenant, run_id, seq, event, text))
+        message = {"seq": seq, "event": event, "data": data}
+        encoded = f'{{"seq": {seq}, "event": {json.dumps(event)}, "data": {text}}}'
+        batch.live.append(Outgoing(channel, message, encoded))
+
+    def add_live(self, channel: str, message: dict[str, Any], encoded: str) -> None:
+        """Queue a bus-only message, published after everything queued before it."""
+        self._current().live.append(Outgoing(channel, message, encoded))
+
+    async def flushed(self) -> None:
+        """Return once everything queued so far is logged and published."""
+        if self._batch is not None:
+            await asyncio.shield(self._batch.flushed)
+
+    def _current(self) -> _Batch:
+        if self._batch is None:
+            loop = asyncio.get_running_loop()
+            self._batch = _Batch([], [], loop.create_future())
+            self._wake.set()
+            if self._task is None or self._task.done():
+                self._task = loop.create_task(self._flush_loop(), name="graphwright-events")
+        return self._batch
+
+    async def _flush_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        last_flush = -BATCH_SECONDS
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            wait = last_flush + BATCH_SECONDS - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            batch, self._batch = self._batch, None
+            if batch is None:
+                continue
+            last_flush = loop.time()
+            try:
+                await self._flush(batch)
+            finally:
+                if not batch.flushed.done():
+                    batch.flushed.set_result(None)
+
+    async def _flush(self, batch: _Batch) -> None:
+        self.flushes += 1
+        try:
+            await self._log.append_encoded(batch.logged)
+        except PsycopgError as exc:  # runs go on; live readers still get the events
+            log.error("event log write of %d events failed: %s", len(batch.logged), exc)
+        await self._bus.publish_encoded(batch.live)
+
+    async def close(self) -> None:
+        """Flush what is queued and stop."""
+        await self.flushed()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+class RunEventWriter:
+    """Numbers the events of one run and hands them to the process's sink."""
+
+    def __init__(self, sink: EventSink, tenant: str, run_id: str, *, first_seq: int) -> None:
+        self._sink = sink
         self.tenant = tenant
         self.run_id = run_id
         self.channel = run_channel(tenant, run_id)
         self._next = first_seq
-        self._pending: list[StoredEvent] = []
-        self._wake = asyncio.Event()
-        self._closed = False
-        self._task = asyncio.create_task(self._flush_loop(), name=f"events-{run_id}")
 
     @property
     def last_seq(self) -> int:
@@ -55,42 +142,21 @@ class RunEventWriter:
         """Queue an event; returns its sequence number."""
         seq = self._next
         self._next += 1
-        self._pending.append(StoredEvent(seq, event, data))
-        self._wake.set()
+        self._sink.add(self.tenant, self.run_id, self.channel, seq, event, data)
         return seq
 
-    async def _flush_loop(self) -> None:
-        # The first event goes out at once; later ones are batched in windows of
-        # BATCH_SECONDS, so a run costs a few log writes, not one per event.
-        loop = asyncio.get_running_loop()
-        last_flush = -BATCH_SECONDS
-        while True:
-            await self._wake.wait()
-            wait = last_flush + BATCH_SECONDS - loop.time()
-            if wait > 0 and not self._closed:
-                await asyncio.sleep(wait)
-            self._wake.clear()
-            last_flush = loop.time()
-            await self._flush()
-            if self._closed and not self._pending:
-                return
+    async def close(self, status: str, result: dict[str, Any] | None = None) -> None:
+        """Publish the end of the run after its events; wait until all are out.
 
-    async def _flush(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, []
-            try:
-                await self._log.append(self.tenant, self.run_id, batch)
-            except PsycopgError as exc:  # the run goes on; live readers still get events
-                log.error("event log write failed for run %s: %s", self.run_id, exc)
-            await self._bus.publish_many(
-                self.channel,
-                [{"seq": item.seq, "event": item.event, "data": item.data} for item in batch],
-            )
-
-    async def close(self, status: str) -> None:
-        """Flush everything, then publish the end of the run (status) to live readers."""
-        self._closed = True
-        self._wake.set()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.shield(self._task)
-        await self._bus.publish(self.channel, {"done": True, "status": status})
+        ``result`` (the run's stored ``/wait`` body) travels with the message when
+        it is small, so a waiting request need not read it back from the database.
+        """
+        message: dict[str, Any] = {"done": True, "status": status}
+        encoded = json.dumps(message)
+        if result is not None:
+            body = json.dumps(result, default=str)
+            if len(body) <= DONE_RESULT_LIMIT:
+                message["result"] = result
+                encoded = f"{encoded[:-1]}, {json.dumps('result')}: {body}}}"
+        self._sink.add_live(self.channel, message, encoded)
+        await self._sink.flushed()

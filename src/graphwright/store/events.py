@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from psycopg.types.json import Json
-
 from graphwright.store.pool import Pool
 
-__all__ = ["EventLog", "StoredEvent"]
+__all__ = ["EncodedEvent", "EventLog", "StoredEvent"]
 
 
 @dataclass(frozen=True)
@@ -22,6 +21,17 @@ class StoredEvent:
     data: Any
 
 
+@dataclass(frozen=True)
+class EncodedEvent:
+    """An event on its way to the log: whose it is, and its data as JSON text."""
+
+    tenant: str
+    run_id: str
+    seq: int
+    event: str
+    data: str
+
+
 class EventLog:
     """Appends and reads ``gw_run_events``; every call is per tenant."""
 
@@ -30,20 +40,34 @@ class EventLog:
         self._pool = pool
 
     async def append(self, tenant: str, run_id: str, events: Sequence[StoredEvent]) -> None:
-        """Write a batch of events in one statement (idempotent per sequence number)."""
+        """Write a batch of one run's events in one statement (idempotent per sequence number)."""
+        await self.append_encoded(
+            [
+                EncodedEvent(tenant, run_id, e.seq, e.event, json.dumps(e.data, default=str))
+                for e in events
+            ]
+        )
+
+    async def append_encoded(self, events: Sequence[EncodedEvent]) -> None:
+        """Write events of any runs and tenants, data already JSON text, in one statement.
+
+        Re-appending a ``(tenant, run, seq)`` that is stored is a no-op. ``json``
+        (not ``jsonb``) keeps each event's text, key order included.
+        """
         if not events:
             return
         async with self._pool.connection() as conn:
-            # One JSON parameter for the whole batch (cheap to adapt); `json` keeps
-            # each event's key order.
             await conn.execute(
                 "insert into gw_run_events (tenant_id, run_id, seq, event, data)"
-                " select %s, %s, (e->>'s')::int, e->>'e', e->'d'"
-                " from json_array_elements(%s::json) as e on conflict do nothing",
+                " select t, r, s, e, d::json"
+                " from unnest(%s::text[], %s::text[], %s::int[], %s::text[], %s::text[])"
+                "  as u(t, r, s, e, d) on conflict do nothing",
                 (
-                    tenant,
-                    run_id,
-                    Json([{"s": e.seq, "e": e.event, "d": e.data} for e in events]),
+                    [e.tenant for e in events],
+                    [e.run_id for e in events],
+                    [e.seq for e in events],
+                    [e.event for e in events],
+                    [e.data for e in events],
                 ),
             )
 

@@ -101,11 +101,6 @@ def _wait_request(body: RunCreateBody, *, stateless: bool) -> RunRequest:
     return request
 
 
-async def _wait_body(services: Services, tenant: str, run: RunRecord) -> dict[str, Any]:
-    done = await services.run_service.wait_done(tenant, run.run_id)
-    return await services.run_service.result(tenant, done)
-
-
 # -- runs on a thread -------------------------------------------------------------------
 
 
@@ -132,8 +127,9 @@ async def wait_run(
     thread_id: str, body: RunCreateBody, services: ServicesDep, tenant: TenantDep
 ) -> JSONResponse:
     """Create a run and return its final values (with ``__interrupt__`` / ``__error__``)."""
-    run = await services.run_service.create(tenant, thread_id, _wait_request(body, stateless=False))
-    result = await _wait_body(services, tenant, run)
+    run, result = await services.run_service.create_and_wait(
+        tenant, thread_id, _wait_request(body, stateless=False)
+    )
     return JSONResponse(result, headers={"Content-Location": _location(run)})
 
 
@@ -166,8 +162,7 @@ async def join_run(
     thread_id: str, run_id: str, services: ServicesDep, tenant: TenantDep
 ) -> dict[str, Any]:
     """Wait for a run to end; return the thread's final values."""
-    run = await services.runs.get(tenant, run_id, thread_id=thread_id)
-    return await _wait_body(services, tenant, run)
+    return await services.run_service.wait_body(tenant, run_id, thread_id=thread_id)
 
 
 @router.get(
@@ -311,6 +306,7 @@ async def wait_stateless_run(
     body: RunCreateBody, services: ServicesDep, tenant: TenantDep
 ) -> JSONResponse:
     """Create a run on a new thread and return its final values."""
-    run = await services.run_service.create(tenant, None, _wait_request(body, stateless=True))
-    result = await _wait_body(services, tenant, run)
+    run, result = await services.run_service.create_and_wait(
+        tenant, None, _wait_request(body, stateless=True)
+    )
     return JSONResponse(result, headers={"Content-Location": _location(run)})
