@@ -403,11 +403,14 @@ class Engine:
         input: Mapping[str, Any] | None,
         command: Mapping[str, Any] | None,
         options: RunOptions,
+        fresh: bool | None = None,
     ) -> AsyncGenerator[RunEvent, None]:
         """Execute a queued run on an existing thread (used by workers).
 
         The caller already holds the run (the run queue guarantees one running
-        run per thread), so the thread is taken over unconditionally.
+        run per thread), so the thread is taken over unconditionally. ``fresh``
+        says whether the thread has no checkpoint yet, when the caller knows;
+        otherwise the checkpoint is read to find out.
 
         Raises:
             InvalidInputError: the input no longer fits the workflow.
@@ -421,8 +424,9 @@ class Engine:
                 goto=command.get("goto") or (),
             )
         elif input is not None:
-            graph = self._graph(loaded, thread_id)
-            fresh = (await read_state(graph, self._key(thread_id))).checkpoint_id is None
+            if fresh is None:
+                graph = self._graph(loaded, thread_id)
+                fresh = (await read_state(graph, self._key(thread_id))).checkpoint_id is None
             lg_input = loaded.compiled.make_input(input, fresh=fresh)
         await self.threads.take_over(
             self.tenant,

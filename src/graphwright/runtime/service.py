@@ -23,6 +23,7 @@ from graphwright.errors import (
     WorkflowConflictError,
 )
 from graphwright.runtime.bus import InProcessBus, Subscription
+from graphwright.runtime.catalog import LoadedWorkflow
 from graphwright.runtime.decisions import resume_value
 from graphwright.runtime.engine import Engine
 from graphwright.runtime.serialize import wait_body
@@ -115,6 +116,13 @@ class RunService:
         loaded = await engine.catalog.load(tenant, request.assistant_id, None)
         stateless = thread_id is None
         thread_id = thread_id or str(uuid.uuid4())
+        run_id = run_id or str(uuid.uuid4())
+        if (stateless or request.if_not_exists == "create") and not request.command:
+            run = await self._create_on_new_thread(
+                engine, tenant, thread_id, run_id, request, loaded, stateless=stateless
+            )
+            if run is not None:
+                return run
         try:
             thread = await engine.threads.get(tenant, thread_id)
         except NotFoundError:
@@ -143,7 +151,6 @@ class RunService:
                 )
             pending = [_Pending(i["id"], i["value"]) for i in state.interrupts]
             resume_value(loaded.compiled, pending, request.command["resume"])
-        payload = _payload(request, stateless=stateless)
         async with self.pool.connection() as conn, conn.transaction():
             await engine.threads.bind(
                 conn,
@@ -165,23 +172,85 @@ class RunService:
                     await self.runs.request_cancel(
                         conn, tenant, other.run_id, request.multitask_strategy
                     )
-            run = await self.runs.insert(
-                conn,
-                tenant,
-                run_id=run_id or str(uuid.uuid4()),
-                thread_id=thread_id,
-                assistant_id=request.assistant_id,
-                workflow_version=version,
-                payload=payload,
-                metadata=request.metadata,
-                multitask_strategy=request.multitask_strategy,
-                max_attempts=self.settings.run_max_attempts,
-                after_seconds=request.after_seconds,
+            run = await self._insert(
+                conn, tenant, thread_id, run_id, request, version, stateless=stateless
             )
             for hook in self.on_create:
                 await hook(conn, tenant, run)
         await self.bus.publish(thread_channel(tenant, thread_id), {"run_id": run.run_id})
         return run
+
+    async def _create_on_new_thread(
+        self,
+        engine: Engine,
+        tenant: str,
+        thread_id: str,
+        run_id: str,
+        request: RunRequest,
+        loaded: LoadedWorkflow,
+        *,
+        stateless: bool,
+    ) -> RunRecord | None:
+        """Create the thread, bound to the workflow, and queue the run, in one transaction.
+
+        Returns None (nothing written) when the thread exists: the caller takes
+        the general path. A new thread has no runs to wait for and no followers
+        to tell, and a run that fails validation leaves no thread behind.
+        """
+        if request.input is not None:
+            loaded.compiled.make_input(request.input)  # validation only: raises early
+        try:
+            async with self.pool.connection() as conn, conn.transaction():
+                await engine.threads.create(
+                    tenant,
+                    thread_id,
+                    workflow_id=request.assistant_id,
+                    workflow_version=loaded.version,
+                    conn=conn,
+                )
+                run = await self._insert(
+                    conn,
+                    tenant,
+                    thread_id,
+                    run_id,
+                    request,
+                    loaded.version,
+                    stateless=stateless,
+                    new_thread=True,
+                )
+                for hook in self.on_create:
+                    await hook(conn, tenant, run)
+        except WorkflowConflictError as exc:
+            if exc.code != "thread.exists":
+                raise
+            return None
+        return run
+
+    async def _insert(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        tenant: str,
+        thread_id: str,
+        run_id: str,
+        request: RunRequest,
+        version: int,
+        *,
+        stateless: bool,
+        new_thread: bool = False,
+    ) -> RunRecord:
+        return await self.runs.insert(
+            conn,
+            tenant,
+            run_id=run_id,
+            thread_id=thread_id,
+            assistant_id=request.assistant_id,
+            workflow_version=version,
+            payload=_payload(request, stateless=stateless, new_thread=new_thread),
+            metadata=request.metadata,
+            multitask_strategy=request.multitask_strategy,
+            max_attempts=self.settings.run_max_attempts,
+            after_seconds=request.after_seconds,
+        )
 
     @staticmethod
     def _check_request(request: RunRequest) -> None:
@@ -487,7 +556,7 @@ class _Pending:
     value: Any
 
 
-def _payload(request: RunRequest, *, stateless: bool) -> dict[str, Any]:
+def _payload(request: RunRequest, *, stateless: bool, new_thread: bool) -> dict[str, Any]:
     configurable = dict((request.config or {}).get("configurable") or {})
     payload: dict[str, Any] = {
         "input": request.input,
@@ -502,6 +571,8 @@ def _payload(request: RunRequest, *, stateless: bool) -> dict[str, Any]:
         "context": request.context,
         "stateless": stateless,
         "on_completion": request.on_completion,
+        # Queued on a thread created with it: no checkpoint exists to read first.
+        "new_thread": new_thread,
     }
     return payload
 

@@ -326,6 +326,8 @@ class WorkerPool:
             input=payload.get("input"),
             command=payload.get("command"),
             options=options,
+            # A first attempt on a thread created with the run has no checkpoint.
+            fresh=True if payload.get("new_thread") and run.attempts == 1 else None,
         )
         limit = self.settings.run_timeout_seconds
         async with asyncio.timeout(limit), aclosing(events) as stream:

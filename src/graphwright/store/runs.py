@@ -93,12 +93,13 @@ class RunStore:
         after_seconds: float = 0,
     ) -> RunRecord:
         """Insert a pending run on ``conn`` (inside the caller's transaction) and wake workers."""
+        # The wake-up is sent with the insert (delivered when the caller commits).
         cur = await conn.execute(
-            "insert into gw_runs (tenant_id, run_id, thread_id, assistant_id, workflow_version,"
-            " payload, metadata, multitask_strategy, max_attempts, not_before)"
+            "with r as (insert into gw_runs (tenant_id, run_id, thread_id, assistant_id,"
+            " workflow_version, payload, metadata, multitask_strategy, max_attempts, not_before)"
             " values (%s, %s, %s, %s, %s, %s, %s, %s, %s,"
             "  now() + make_interval(secs => %s::float8))"
-            " returning " + _COLUMNS,
+            " returning " + _COLUMNS + ") select r.* from r, pg_notify(%s, %s) as n",
             (
                 tenant,
                 run_id,
@@ -110,12 +111,23 @@ class RunStore:
                 multitask_strategy,
                 max_attempts,
                 after_seconds,
+                WAKE_CHANNEL,
+                tenant,
             ),
         )
         row = await cur.fetchone()
-        await conn.execute("select pg_notify(%s, %s)", (WAKE_CHANNEL, tenant))
         assert row is not None  # INSERT ... RETURNING returns the row
         return _record(row)
+
+    async def forget_new_thread(self, tenant: str, thread_id: str) -> None:
+        """The thread got a checkpoint outside a run: its queued runs must not assume none."""
+        async with self._pool.connection() as conn:
+            await conn.execute(
+                "update gw_runs set payload = payload - 'new_thread'"
+                " where tenant_id = %s and thread_id = %s and status = 'pending'"
+                " and payload @> '{\"new_thread\": true}'",
+                (tenant, thread_id),
+            )
 
     async def active_on_thread(
         self, conn: psycopg.AsyncConnection[Any], tenant: str, thread_id: str

@@ -333,6 +333,7 @@ async def update_state(
     """Write values as if ``as_node`` had run; returns the new checkpoint."""
     _root_namespace(body.checkpoint)
     checkpoint_id = _checkpoint_id(body.checkpoint) or body.checkpoint_id
+    await services.runs.forget_new_thread(tenant, thread_id)
     new_id = await _state_api(services, tenant).update_state(
         thread_id, body.values, as_node=body.as_node, checkpoint_id=checkpoint_id
     )
