@@ -42,7 +42,7 @@ async def install_extensions(services: Services) -> None:
     )
     readiness = Readiness(services.pool, services.settings.redis_url)
     stoppers: list[Stopper] = _stoppers(services)
-    services.run_service.on_create.append(approvals.close_on_resume)
+    services.run_service.on_resume.append(approvals.close_on_resume)
     if services.workers is not None:
         services.workers.hooks.append(approvals.record_run_end)
         services.workers.hooks.append(metrics.observe_run_end)

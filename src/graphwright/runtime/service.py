@@ -43,7 +43,7 @@ HEARTBEAT = StoredEvent(0, "", None)
 LAGGING = StoredEvent(0, "", "lagging")
 """Yielded when the reader fell behind the live events: the rest comes from the log."""
 
-OnCreate = Callable[[psycopg.AsyncConnection[Any], str, RunRecord], Awaitable[None]]
+OnResume = Callable[[psycopg.AsyncConnection[Any], str, RunRecord], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,8 @@ class RunService:
         self.bus = bus
         self.pool = pool
         self.settings = settings
-        self.on_create: list[OnCreate] = []
+        self.on_resume: list[OnResume] = []
+        """Called for runs created with ``command.resume``, in the creating transaction."""
         self.active_streams = 0
 
     # -- create ----------------------------------------------------------------------
@@ -119,7 +120,7 @@ class RunService:
         run_id = run_id or str(uuid.uuid4())
         if (stateless or request.if_not_exists == "create") and not request.command:
             run = await self._create_on_new_thread(
-                engine, tenant, thread_id, run_id, request, loaded, stateless=stateless
+                tenant, thread_id, run_id, request, loaded, stateless=stateless
             )
             if run is not None:
                 return run
@@ -172,17 +173,17 @@ class RunService:
                     await self.runs.request_cancel(
                         conn, tenant, other.run_id, request.multitask_strategy
                     )
-            run = await self._insert(
-                conn, tenant, thread_id, run_id, request, version, stateless=stateless
+            run = await self.runs.insert(
+                conn, tenant, **self._row(request, run_id, thread_id, version, stateless, False)
             )
-            for hook in self.on_create:
-                await hook(conn, tenant, run)
+            if request.command and "resume" in request.command:
+                for hook in self.on_resume:
+                    await hook(conn, tenant, run)
         await self.bus.publish(thread_channel(tenant, thread_id), {"run_id": run.run_id})
         return run
 
     async def _create_on_new_thread(
         self,
-        engine: Engine,
         tenant: str,
         thread_id: str,
         run_id: str,
@@ -191,7 +192,7 @@ class RunService:
         *,
         stateless: bool,
     ) -> RunRecord | None:
-        """Create the thread, bound to the workflow, and queue the run, in one transaction.
+        """Create the thread, bound to the workflow, and queue the run, in one statement.
 
         Returns None (nothing written) when the thread exists: the caller takes
         the general path. A new thread has no runs to wait for and no followers
@@ -199,58 +200,31 @@ class RunService:
         """
         if request.input is not None:
             loaded.compiled.make_input(request.input)  # validation only: raises early
-        try:
-            async with self.pool.connection() as conn, conn.transaction():
-                await engine.threads.create(
-                    tenant,
-                    thread_id,
-                    workflow_id=request.assistant_id,
-                    workflow_version=loaded.version,
-                    conn=conn,
-                )
-                run = await self._insert(
-                    conn,
-                    tenant,
-                    thread_id,
-                    run_id,
-                    request,
-                    loaded.version,
-                    stateless=stateless,
-                    new_thread=True,
-                )
-                for hook in self.on_create:
-                    await hook(conn, tenant, run)
-        except WorkflowConflictError as exc:
-            if exc.code != "thread.exists":
-                raise
-            return None
-        return run
-
-    async def _insert(
-        self,
-        conn: psycopg.AsyncConnection[Any],
-        tenant: str,
-        thread_id: str,
-        run_id: str,
-        request: RunRequest,
-        version: int,
-        *,
-        stateless: bool,
-        new_thread: bool = False,
-    ) -> RunRecord:
-        return await self.runs.insert(
-            conn,
-            tenant,
-            run_id=run_id,
-            thread_id=thread_id,
-            assistant_id=request.assistant_id,
-            workflow_version=version,
-            payload=_payload(request, stateless=stateless, new_thread=new_thread),
-            metadata=request.metadata,
-            multitask_strategy=request.multitask_strategy,
-            max_attempts=self.settings.run_max_attempts,
-            after_seconds=request.after_seconds,
+        return await self.runs.insert_on_new_thread(
+            tenant, **self._row(request, run_id, thread_id, loaded.version, stateless, True)
         )
+
+    def _row(
+        self,
+        request: RunRequest,
+        run_id: str,
+        thread_id: str,
+        version: int,
+        stateless: bool,
+        new_thread: bool,
+    ) -> dict[str, Any]:
+        """The columns of a new run row."""
+        return {
+            "run_id": run_id,
+            "thread_id": thread_id,
+            "assistant_id": request.assistant_id,
+            "workflow_version": version,
+            "payload": _payload(request, stateless=stateless, new_thread=new_thread),
+            "metadata": request.metadata,
+            "multitask_strategy": request.multitask_strategy,
+            "max_attempts": self.settings.run_max_attempts,
+            "after_seconds": request.after_seconds,
+        }
 
     @staticmethod
     def _check_request(request: RunRequest) -> None:

@@ -33,6 +33,11 @@ _COLUMNS = (
     " multitask_strategy, attempts, max_attempts, lease_owner, lease_expires_at, not_before,"
     " cancel_action, error, created_at, updated_at, result"
 )
+_INSERT = (
+    "insert into gw_runs (tenant_id, run_id, thread_id, assistant_id, workflow_version,"
+    " payload, metadata, multitask_strategy, max_attempts, not_before)"
+)
+_NOT_BEFORE = "now() + make_interval(secs => %s::float8)"
 
 
 @dataclass(frozen=True)
@@ -95,11 +100,8 @@ class RunStore:
         """Insert a pending run on ``conn`` (inside the caller's transaction) and wake workers."""
         # The wake-up is sent with the insert (delivered when the caller commits).
         cur = await conn.execute(
-            "with r as (insert into gw_runs (tenant_id, run_id, thread_id, assistant_id,"
-            " workflow_version, payload, metadata, multitask_strategy, max_attempts, not_before)"
-            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s,"
-            "  now() + make_interval(secs => %s::float8))"
-            " returning " + _COLUMNS + ") select r.* from r, pg_notify(%s, %s) as n",
+            f"with r as ({_INSERT} values (%s, %s, %s, %s, %s, %s, %s, %s, %s, {_NOT_BEFORE})"
+            f" returning {_COLUMNS}) select r.* from r, pg_notify(%s, %s) as n",
             (
                 tenant,
                 run_id,
@@ -118,6 +120,54 @@ class RunStore:
         row = await cur.fetchone()
         assert row is not None  # INSERT ... RETURNING returns the row
         return _record(row)
+
+    async def insert_on_new_thread(
+        self,
+        tenant: str,
+        *,
+        run_id: str,
+        thread_id: str,
+        assistant_id: str,
+        workflow_version: int,
+        payload: Mapping[str, Any],
+        metadata: Mapping[str, Any],
+        multitask_strategy: str,
+        max_attempts: int,
+        after_seconds: float = 0,
+    ) -> RunRecord | None:
+        """Create an idle thread bound to the workflow and queue a run on it, atomically.
+
+        One statement (one round trip) that also wakes workers. Returns None,
+        with nothing written, when the thread exists.
+        """
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "with t as (insert into gw_threads (tenant_id, thread_id, workflow_id,"
+                " workflow_version, metadata, status) values (%s, %s, %s, %s, '{}', 'idle')"
+                " on conflict (tenant_id, thread_id) do nothing returning thread_id),"
+                f" r as ({_INSERT} select %s, %s, t.thread_id, %s, %s, %s, %s, %s, %s,"
+                f" {_NOT_BEFORE} from t returning {_COLUMNS})"
+                " select r.* from r, pg_notify(%s, %s) as n",
+                (
+                    tenant,
+                    thread_id,
+                    assistant_id,
+                    workflow_version,
+                    tenant,
+                    run_id,
+                    assistant_id,
+                    workflow_version,
+                    Jsonb(dict(payload)),
+                    Jsonb(dict(metadata)),
+                    multitask_strategy,
+                    max_attempts,
+                    after_seconds,
+                    WAKE_CHANNEL,
+                    tenant,
+                ),
+            )
+            row = await cur.fetchone()
+        return None if row is None else _record(row)
 
     async def forget_new_thread(self, tenant: str, thread_id: str) -> None:
         """The thread got a checkpoint outside a run: its queued runs must not assume none."""

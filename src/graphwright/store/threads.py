@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import contextlib
 import enum
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -93,21 +92,17 @@ class ThreadStore:
         run_id: str | None = None,
         owner: str | None = None,
         lease_seconds: float | None = None,
-        conn: Any = None,
     ) -> ThreadRecord:
         """Create an idle thread, or with ``run_id`` one already claimed by that run.
 
         The workflow version is not checked here; callers resolve it first.
         Creating a claimed thread saves the separate claim of a new thread.
-        With ``conn``, the row is inserted on it (in the caller's transaction).
 
         Raises:
             WorkflowConflictError: ``thread.exists`` when the tenant already has
                 a thread with this id.
         """
-        async with contextlib.AsyncExitStack() as stack:
-            if conn is None:
-                conn = await stack.enter_async_context(self._pool.connection())
+        async with self._pool.connection() as conn:
             cur = await conn.execute(
                 "insert into gw_threads (tenant_id, thread_id, workflow_id, workflow_version,"
                 " metadata, status, run_id, lease_owner, lease_expires_at)"
