@@ -116,6 +116,8 @@ class RedisBus(InProcessBus):
     """
 
     PATTERN = "gw:*"
+    BATCH = "gw:batch"
+    """Channel of :meth:`publish_encoded` messages (lines of channel and messages)."""
 
     def __init__(self, url: str) -> None:
         super().__init__()
@@ -145,9 +147,13 @@ class RedisBus(InProcessBus):
             self.dispatch(channel, message)
 
     async def publish_encoded(self, outgoing: list[Outgoing]) -> None:
-        """Publish in one round trip: one Redis message per channel, a JSON list of its messages.
+        """Publish several messages of any channels as one Redis message on :data:`BATCH`.
 
-        On failure the messages are delivered locally and the failure counted.
+        Every process receives every channel anyway (one pattern subscription),
+        so one message per call costs the least: a line per channel,
+        ``<channel>\t<JSON list of its messages>``, which readers without local
+        subscribers for that channel skip without decoding. On failure the
+        messages are delivered locally and the failure counted.
         """
         from redis.exceptions import RedisError
 
@@ -155,16 +161,17 @@ class RedisBus(InProcessBus):
             return
         grouped: dict[str, list[str]] = {}
         for item in outgoing:
+            if "\n" in item.channel or "\t" in item.channel:  # cannot be framed: on its own
+                await self.publish(item.channel, item.message)
+                continue
             grouped.setdefault(item.channel, []).append(item.encoded)
+        if not grouped:
+            return
+        payload = "\n".join(
+            f"{channel}\t[{', '.join(texts)}]" for channel, texts in grouped.items()
+        )
         try:
-            if len(grouped) == 1:
-                [(channel, texts)] = grouped.items()
-                await self._redis.publish(channel, f"[{', '.join(texts)}]")
-            else:
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    for channel, texts in grouped.items():
-                        pipe.publish(channel, f"[{', '.join(texts)}]")
-                    await pipe.execute()
+            await self._redis.publish(self.BATCH, payload)
         except (RedisError, OSError) as exc:
             self.publish_failures += 1
             log.warning("redis publish failed (%s); local subscribers only", exc)
@@ -187,13 +194,7 @@ class RedisBus(InProcessBus):
                 delay = 0.1
                 if message is None or message.get("type") != "pmessage":
                     continue
-                channel = message["channel"]
-                if isinstance(channel, bytes):
-                    channel = channel.decode()
-                if channel in self._subscribers:
-                    data = json.loads(message["data"])
-                    for item in data if isinstance(data, list) else [data]:
-                        self.dispatch(channel, item)
+                self._receive(message["channel"], message["data"])
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError, ValueError) as exc:
@@ -204,6 +205,22 @@ class RedisBus(InProcessBus):
                 self._notify_gap()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
+
+    def _receive(self, channel: str | bytes, data: str | bytes) -> None:
+        """Hand a Redis message to local subscribers (only what they subscribed to is decoded)."""
+        if isinstance(channel, bytes):
+            channel = channel.decode()
+        if channel != self.BATCH:
+            if channel in self._subscribers:
+                self.dispatch(channel, json.loads(data))
+            return
+        if isinstance(data, bytes):
+            data = data.decode()
+        for line in data.split("\n"):
+            target, _, messages = line.partition("\t")
+            if target in self._subscribers:
+                for item in json.loads(messages):
+                    self.dispatch(target, item)
 
     def _notify_gap(self) -> None:
         """Tell every local subscriber that live messages may have been lost."""
