@@ -35,14 +35,17 @@ class Subscription:
     messages are dropped: the reader must fall back to the event log.
     """
 
-    def __init__(self, bus: InProcessBus, channel: str) -> None:
+    def __init__(self, bus: InProcessBus, channel: str, *, ends_only: bool = False) -> None:
         self.channel = channel
         self.overflowed = False
+        self.ends_only = ends_only
         self._bus = bus
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
 
     def deliver(self, message: dict[str, Any]) -> None:
         """Queue a message without blocking the publisher."""
+        if self.ends_only and "seq" in message:
+            return  # a run event; this subscriber waits for the end (or a gap) only
         try:
             self._queue.put_nowait(message)
         except asyncio.QueueFull:
@@ -50,6 +53,8 @@ class Subscription:
 
     async def get(self, wait: float | None = None) -> dict[str, Any] | None:
         """Next message, or None after ``wait`` seconds."""
+        if not self._queue.empty():
+            return self._queue.get_nowait()
         try:
             return await asyncio.wait_for(self._queue.get(), wait)
         except TimeoutError:
@@ -80,9 +85,9 @@ class InProcessBus:
         for sub in tuple(self._subscribers.get(channel, ())):
             sub.deliver(message)
 
-    def subscribe(self, channel: str) -> Subscription:
-        """Start receiving ``channel``."""
-        sub = Subscription(self, channel)
+    def subscribe(self, channel: str, *, ends_only: bool = False) -> Subscription:
+        """Start receiving ``channel``; with ``ends_only``, not its numbered run events."""
+        sub = Subscription(self, channel, ends_only=ends_only)
         self._subscribers.setdefault(channel, set()).add(sub)
         return sub
 

@@ -302,7 +302,7 @@ class RunService:
         self, tenant: str, run_id: str, *, thread_id: str | None = None
     ) -> RunRecord:
         """Wait until a run ends (pushed by the bus; re-checked at each heartbeat)."""
-        sub = self.bus.subscribe(run_channel(tenant, run_id))
+        sub = self.bus.subscribe(run_channel(tenant, run_id), ends_only=True)
         try:
             while True:
                 run = await self.runs.get(tenant, run_id, thread_id=thread_id)
@@ -332,7 +332,7 @@ class RunService:
         no database read is needed to answer.
         """
         run_id = str(uuid.uuid4())
-        sub = self.bus.subscribe(run_channel(tenant, run_id))
+        sub = self.bus.subscribe(run_channel(tenant, run_id), ends_only=True)
         try:
             run = await self.create(tenant, thread_id, request, run_id=run_id)
             while True:
