@@ -7,6 +7,7 @@ the engine keeps nothing about a run in memory once the run's call returns.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import dataclasses
 import os
@@ -48,7 +49,7 @@ from graphwright.runtime.results import (
 )
 from graphwright.runtime.serialize import jsonable
 from graphwright.settings import Settings
-from graphwright.store.threads import ThreadRecord, ThreadStore
+from graphwright.store.threads import ThreadRecord, ThreadStatus, ThreadStore
 from graphwright.store.workflows import PublishedWorkflow, WorkflowStore
 
 __all__ = ["Engine"]
@@ -404,37 +405,48 @@ class Engine:
         command: Mapping[str, Any] | None,
         options: RunOptions,
         fresh: bool | None = None,
+        taken_over: bool = False,
     ) -> AsyncGenerator[RunEvent, None]:
         """Execute a queued run on an existing thread (used by workers).
 
         The caller already holds the run (the run queue guarantees one running
-        run per thread), so the thread is taken over unconditionally. ``fresh``
-        says whether the thread has no checkpoint yet, when the caller knows;
-        otherwise the checkpoint is read to find out.
+        run per thread), so the thread is taken over unconditionally, unless
+        ``taken_over`` says the caller's claim already marked it running under
+        ``run_id`` with this engine's owner; then, if the run stops before it
+        starts (bad input, workflow gone, cancelled), the thread is settled again
+        (``failed`` with the error, or ``idle``). ``fresh`` says whether the
+        thread has no checkpoint yet, when the caller knows; otherwise the
+        checkpoint is read to find out.
 
         Raises:
             InvalidInputError: the input no longer fits the workflow.
         """
-        loaded = await self.catalog.load(self.tenant, workflow_id, version)
-        lg_input: Any = None
-        if command:
-            lg_input = Command(
-                resume=command.get("resume"),
-                update=command.get("update"),
-                goto=command.get("goto") or (),
+        try:
+            loaded = await self.catalog.load(self.tenant, workflow_id, version)
+            lg_input: Any = None
+            if command:
+                lg_input = Command(
+                    resume=command.get("resume"),
+                    update=command.get("update"),
+                    goto=command.get("goto") or (),
+                )
+            elif input is not None:
+                if fresh is None:
+                    graph = self._graph(loaded, thread_id)
+                    fresh = (await read_state(graph, self._key(thread_id))).checkpoint_id is None
+                lg_input = loaded.compiled.make_input(input, fresh=fresh)
+        except BaseException as exc:
+            if taken_over:
+                await asyncio.shield(self._unstarted(thread_id, exc))
+            raise
+        if not taken_over:
+            await self.threads.take_over(
+                self.tenant,
+                thread_id,
+                run_id=run_id,
+                owner=self._owner,
+                lease_seconds=self.settings.lease_seconds,
             )
-        elif input is not None:
-            if fresh is None:
-                graph = self._graph(loaded, thread_id)
-                fresh = (await read_state(graph, self._key(thread_id))).checkpoint_id is None
-            lg_input = loaded.compiled.make_input(input, fresh=fresh)
-        await self.threads.take_over(
-            self.tenant,
-            thread_id,
-            run_id=run_id,
-            owner=self._owner,
-            lease_seconds=self.settings.lease_seconds,
-        )
         async with aclosing(self._execute(loaded, thread_id, run_id, lg_input, options)) as events:
             async for event in events:
                 yield event
@@ -592,6 +604,17 @@ class Engine:
                 # The caller stopped listening (or was cancelled): record it so the
                 # thread can be resumed from its last checkpoint.
                 await asyncio.shield(self._abandon(graph, thread_id, options.cancelled_status))
+
+    async def _unstarted(self, thread_id: str, exc: BaseException) -> None:
+        """Settle a thread taken over for a run that stopped before it started."""
+        status: ThreadStatus = "idle"
+        error = {"code": "run.cancelled", "message": "the run was stopped before it started"}
+        if isinstance(exc, GraphwrightError):
+            status, error = "failed", exc.to_dict()
+        with contextlib.suppress(GraphwrightError):  # the lease moved on: not ours to settle
+            await self.threads.mark(
+                self.tenant, thread_id, status=status, error=error, owner=self._owner
+            )
 
     async def _abandon(self, graph: Any, thread_id: str, status: str = "failed") -> None:
         """Mark an abandoned run: ``status`` (resumable) if it checkpointed, else idle."""

@@ -328,6 +328,7 @@ class WorkerPool:
             options=options,
             # A first attempt on a thread created with the run has no checkpoint.
             fresh=True if payload.get("new_thread") and run.attempts == 1 else None,
+            taken_over=True,  # RunStore.claim marked the thread running under the run
         )
         limit = self.settings.run_timeout_seconds
         async with asyncio.timeout(limit), aclosing(events) as stream:

@@ -254,12 +254,13 @@ class RunStore:
 
         Runnable: pending and due, with no running run and no older pending run on
         its thread; or running with an expired lease (its worker died). The claim
-        counts an attempt and takes a lease for ``owner``.
+        counts an attempt and takes a lease for ``owner``, and in the same
+        statement marks the run's thread running under it with the same lease.
         """
         for _ in range(5):
             try:
                 async with self._pool.connection() as conn:
-                    cur = await conn.execute(_CLAIM, (owner, lease_seconds))
+                    cur = await conn.execute(_CLAIM, {"owner": owner, "lease": lease_seconds})
                     row = await cur.fetchone()
                 return None if row is None else _record(row)
             except psycopg.errors.UniqueViolation:
@@ -390,10 +391,16 @@ _CLAIM = (
     " and not exists (select 1 from gw_runs p where r.status = 'pending'"
     "   and p.tenant_id = r.tenant_id and p.thread_id = r.thread_id"
     "   and p.status = 'pending' and p.created_at < r.created_at)"
-    " order by r.created_at limit 1 for update of r skip locked)"
-    " update gw_runs r set status = 'running', attempts = r.attempts + 1,"
-    " lease_owner = %s, lease_expires_at = now() + make_interval(secs => %s::float8),"
-    " updated_at = now()"
+    " order by r.created_at limit 1 for update of r skip locked),"
+    " claimed as (update gw_runs r set status = 'running', attempts = r.attempts + 1,"
+    " lease_owner = %(owner)s,"
+    " lease_expires_at = now() + make_interval(secs => %(lease)s::float8), updated_at = now()"
     " from candidate c where r.tenant_id = c.tenant_id and r.run_id = c.run_id"
-    " returning " + ", ".join(f"r.{c.strip()}" for c in _COLUMNS.split(","))
+    " returning " + ", ".join(f"r.{c.strip()}" for c in _COLUMNS.split(",")) + "),"
+    # The thread runs this run now, under the same owner and lease length.
+    " thread as (update gw_threads t set status = 'running', run_id = c.run_id, error = null,"
+    " lease_owner = %(owner)s,"
+    " lease_expires_at = now() + make_interval(secs => %(lease)s::float8), updated_at = now()"
+    " from claimed c where t.tenant_id = c.tenant_id and t.thread_id = c.thread_id)"
+    " select * from claimed"
 )

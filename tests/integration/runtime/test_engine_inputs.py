@@ -11,6 +11,7 @@ import pytest
 from graphwright.errors import InvalidInputError, NotFoundError
 from graphwright.registry import Registry
 from graphwright.runtime.engine import Engine
+from graphwright.runtime.results import RunOptions
 from graphwright.store import Pool
 
 pytestmark = pytest.mark.integration
@@ -160,3 +161,35 @@ async def test_bad_update_fails_run_naming_the_node(open_engine: OpenEngine, upd
     assert state.status == "failed"
     assert state.values["result"] is None
     assert producer.calls == Counter(produce=1)
+
+
+async def test_queued_run_stopped_before_start_settles_its_thread(
+    open_engine: OpenEngine, tenant: str
+) -> None:
+    """A claimed run whose input no longer fits fails and leaves its thread failed, not running."""
+    engine = await open_engine(Producer({"result": "ok"}).registry())
+    published = await engine.publish(DOC)
+    await engine.threads.create(
+        tenant, "t-claimed", workflow_id="typed", workflow_version=published.version
+    )
+    # What the run queue's claim does to the thread.
+    await engine.threads.take_over(
+        tenant, "t-claimed", run_id="r-1", owner=engine.owner, lease_seconds=30
+    )
+    events = engine.execute_run(
+        thread_id="t-claimed",
+        run_id="r-1",
+        workflow_id="typed",
+        version=published.version,
+        input={"name": 5},
+        command=None,
+        options=RunOptions(),
+        taken_over=True,
+    )
+    with pytest.raises(InvalidInputError):
+        await anext(events)
+    thread = await engine.threads.get(tenant, "t-claimed")
+    assert thread.status == "failed"
+    assert thread.error is not None
+    assert thread.error["code"] == "state.invalid_input"
+    assert thread.lease_owner is None
