@@ -232,7 +232,7 @@ class WorkerPool:
             heartbeat.cancel()
             self._running.pop(key, None)
             self._cancel_asked.pop(key, None)
-            await writer.close(status, body)
+            writer.close(status, body)
             self.completed += 1
 
     async def _outcome(
@@ -246,19 +246,15 @@ class WorkerPool:
             asked = self._cancel_asked.get(key)
             if asked is None:
                 raise  # this worker itself is being cancelled
-            return await self._cancelled(engine, run, asked), None
+            return await self._cancelled(engine, run, asked, writer), None
         except TimeoutError:
             error = {"code": "run.timeout", "message": "the run exceeded its time limit"}
             writer.emit("error", {"error": error["code"], "message": error["message"]})
-            await self.runs.finish(
-                run.tenant_id, run.run_id, owner=self.owner, status="timeout", error=error
-            )
+            await self._finish(writer, run, owner=self.owner, status="timeout", error=error)
             return "timeout", None
         except GraphwrightError as exc:  # input no longer valid, workflow gone...
             writer.emit("error", {"error": exc.code, "message": exc.message})
-            await self.runs.finish(
-                run.tenant_id, run.run_id, owner=self.owner, status="error", error=exc.to_dict()
-            )
+            await self._finish(writer, run, owner=self.owner, status="error", error=exc.to_dict())
             return "error", None
         status: RunStatus = "error"
         if result.status == "completed":
@@ -275,13 +271,8 @@ class WorkerPool:
             except GraphwrightError as exc:  # a hook must not strand the run as running
                 log.error("run hook failed for run %s: %s", run.run_id, exc)
         body = _result_body(result)
-        owned = await self.runs.finish(
-            run.tenant_id,
-            run.run_id,
-            owner=self.owner,
-            status=status,
-            error=result.error,
-            result=body,
+        owned = await self._finish(
+            writer, run, owner=self.owner, status=status, error=result.error, result=body
         )
         if (
             run.payload.get("stateless")
@@ -371,7 +362,15 @@ class WorkerPool:
                 task.cancel()
                 return
 
-    async def _cancelled(self, engine: Engine, run: RunRecord, asked: str) -> str:
+    async def _finish(self, writer: RunEventWriter, run: RunRecord, **outcome: Any) -> bool:
+        """End the run row once its events are logged: a reader that sees the run
+        ended and then reads the log gets every event. False if no longer owned."""
+        await writer.flushed()
+        return await self.runs.finish(run.tenant_id, run.run_id, **outcome)
+
+    async def _cancelled(
+        self, engine: Engine, run: RunRecord, asked: str, writer: RunEventWriter
+    ) -> str:
         if asked == "lease_lost":
             return "lost"  # another worker owns the run now
         if asked == "release":
@@ -380,11 +379,11 @@ class WorkerPool:
         current = await self.runs.get(run.tenant_id, run.run_id)
         if current.cancel_action == "rollback":
             await engine.rollback_run(run.thread_id, run.run_id)
-            await self.runs.finish(run.tenant_id, run.run_id, owner=None, status="interrupted")
+            await self._finish(writer, run, owner=None, status="interrupted")
             await self.runs.delete(run.tenant_id, run.run_id)
             await self.events.delete_run(run.tenant_id, run.run_id)
             return "interrupted"
-        await self.runs.finish(run.tenant_id, run.run_id, owner=self.owner, status="interrupted")
+        await self._finish(writer, run, owner=self.owner, status="interrupted")
         return "interrupted"
 
     async def _writer(self, run: RunRecord) -> RunEventWriter:
@@ -401,14 +400,12 @@ class WorkerPool:
             f"(limit {run.max_attempts}); resume the thread after a fix",
             "details": {"last_error": run.error},
         }
-        await self.runs.finish(
-            run.tenant_id, run.run_id, owner=self.owner, status="error", error=error
-        )
-        engine = self.engine.for_tenant(run.tenant_id)
-        await engine.threads.mark(run.tenant_id, run.thread_id, status="failed", error=error)
         writer = await self._writer(run)
         writer.emit("error", {"error": error["code"], "message": error["message"]})
-        await writer.close("error")
+        await self._finish(writer, run, owner=self.owner, status="error", error=error)
+        engine = self.engine.for_tenant(run.tenant_id)
+        await engine.threads.mark(run.tenant_id, run.thread_id, status="failed", error=error)
+        writer.close("error")
 
 
 def _result_body(result: RunResult) -> dict[str, Any]:

@@ -145,8 +145,12 @@ class RunEventWriter:
         self._sink.add(self.tenant, self.run_id, self.channel, seq, event, data)
         return seq
 
-    async def close(self, status: str, result: dict[str, Any] | None = None) -> None:
-        """Publish the end of the run after its events; wait until all are out.
+    async def flushed(self) -> None:
+        """Return once every event emitted so far is logged and published."""
+        await self._sink.flushed()
+
+    def close(self, status: str, result: dict[str, Any] | None = None) -> None:
+        """Queue the end of the run (``done`` with ``status``), published after its events.
 
         ``result`` (the run's stored ``/wait`` body) travels with the message when
         it is small, so a waiting request need not read it back from the database.
@@ -159,4 +163,3 @@ class RunEventWriter:
                 message["result"] = result
                 encoded = f"{encoded[:-1]}, {json.dumps('result')}: {body}}}"
         self._sink.add_live(self.channel, message, encoded)
-        await self._sink.flushed()

@@ -97,15 +97,15 @@ async def test_events_are_logged_before_they_are_published(
 async def test_done_carries_a_small_result_and_omits_a_large_one(
     pool: Pool, tenant: str, bus: Any
 ) -> None:
-    """close() publishes done after the events; the /wait body rides along only when small."""
+    """close() queues done after the events; the /wait body rides along only when small."""
     sink = EventSink(EventLog(pool), bus)
     small = RunEventWriter(sink, tenant, "small", first_seq=1)
     large = RunEventWriter(sink, tenant, "large", first_seq=1)
     subs = {w.run_id: bus.subscribe(w.channel) for w in (small, large)}
     small.emit("progress", {"x": 1})
-    await small.close("success", {"values": {"answer": 42}})
+    small.close("success", {"values": {"answer": 42}})
     big = {"values": {"blob": "x" * (DONE_RESULT_LIMIT + 1)}}
-    await large.close("success", big)
+    large.close("success", big)
     first, done = await drain(subs["small"], 2)
     assert first["seq"] == 1
     assert done == {"done": True, "status": "success", "result": {"values": {"answer": 42}}}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from langgraph_sdk.client import LangGraphClient
 
 from tests.integration.service.conftest import Server
+from tests.integration.service.sse import read_events
 from tests.integration.service.test_runs_sdk import chain_input, lines
 from tests.integration.service.workflows import chain
 
@@ -98,3 +100,27 @@ async def test_state_written_before_a_queued_first_run_is_kept(
     values = (await client.threads.get_state(updated))["values"]
     assert values["tags"] == ["from-update"]
     assert values["trail"] == ["one"]
+
+
+async def test_a_run_read_as_ended_has_all_its_events_logged(
+    server: Server, client: LangGraphClient, tmp_path: Path
+) -> None:
+    """Once a run reads as ended, a replay of its stream holds every event, run.finished last."""
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        for index in range(12):
+            thread_id = str(uuid.uuid4())
+            run = await client.runs.create(
+                thread_id,
+                "svc-chain",
+                input=chain_input(tmp_path / f"m{index}", "e"),
+                if_not_exists="create",
+                stream_mode=["progress"],
+            )
+            path = f"/threads/{thread_id}/runs/{run['run_id']}"
+            # Poll (no sleep) so the first read that sees the end comes right after it.
+            status = "pending"
+            while status in ("pending", "running"):
+                status = (await http.get(path)).json()["status"]
+            events = await read_events(http, path + "/stream")
+            progress = [json.loads(e.data)["type"] for e in events if e.event == "progress"]
+            assert progress[-1] == "run.finished", progress
