@@ -64,6 +64,7 @@ async def open_services(
         service = RunService(engine, runs, events, bus, database.pool, settings)
         if start_workers and settings.workers > 0:
             workers = WorkerPool(engine, runs, events, bus, settings, database_url=database.url)
+            service.local_workers = workers
         services = Services(
             settings=settings,
             database=database,

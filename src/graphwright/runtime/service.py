@@ -27,7 +27,7 @@ from graphwright.runtime.catalog import LoadedWorkflow
 from graphwright.runtime.decisions import resume_value
 from graphwright.runtime.engine import Engine
 from graphwright.runtime.serialize import wait_body
-from graphwright.runtime.worker import STREAM_MODES
+from graphwright.runtime.worker import STREAM_MODES, WorkerPool
 from graphwright.runtime.writer import run_channel
 from graphwright.settings import Settings
 from graphwright.store.events import EventLog, StoredEvent
@@ -88,6 +88,8 @@ class RunService:
         self.bus = bus
         self.pool = pool
         self.settings = settings
+        self.local_workers: WorkerPool | None = None
+        """This process's run slots, if any: runs on new threads may start there directly."""
         self.on_resume: list[OnResume] = []
         """Called for runs created with ``command.resume``, in the creating transaction."""
         self.active_streams = 0
@@ -200,9 +202,23 @@ class RunService:
         """
         if request.input is not None:
             loaded.compiled.make_input(request.input)  # validation only: raises early
-        return await self.runs.insert_on_new_thread(
-            tenant, **self._row(request, run_id, thread_id, loaded.version, stateless, True)
-        )
+        row = self._row(request, run_id, thread_id, loaded.version, stateless, True)
+        # An idle run slot of this process takes the run at once: no queue round trip.
+        workers = self.local_workers
+        slot = None
+        if workers is not None and not request.after_seconds:
+            slot = workers.reserve_slot()
+        if workers is None or slot is None:
+            return await self.runs.insert_on_new_thread(tenant, **row)
+        run: RunRecord | None = None
+        try:
+            run = await self.runs.insert_on_new_thread(
+                tenant, **row, owner=workers.owner, lease_seconds=self.settings.lease_seconds
+            )
+            return run
+        finally:
+            if not slot.done():  # a slot cancelled meanwhile leaves the run to lease expiry
+                slot.set_result(run)  # None lets the slot look in the queue
 
     def _row(
         self,

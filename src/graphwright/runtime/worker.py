@@ -10,6 +10,7 @@ holds a lease renewed by a heartbeat; cancellation requests arrive by
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import datetime as dt
 import logging
@@ -51,26 +52,60 @@ RunHook = Callable[[Engine, RunRecord, RunResult], Awaitable[None]]
 _IDLE_WAKE = 5.0
 
 
-class _Doorbell:
-    """Wakes one waiting slot per ring (at most ``limit`` rings are remembered)."""
+class _IdleSlots:
+    """Idle run slots: woken to look for queued runs, or handed a run directly.
+
+    A ring wakes one waiting slot (or, with none waiting, lets one of the next
+    slots to wait through: at most ``limit`` rings are remembered). A slot taken
+    with :meth:`reserve` waits for the run its taker hands it (or None: go and
+    look in the queue).
+    """
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
-        self._rings = asyncio.Semaphore(0)
-        self._pending = 0
+        self._waiting: collections.deque[asyncio.Future[RunRecord | None]] = collections.deque()
+        self._rings = 0
 
     def ring(self, times: int = 1) -> None:
-        """Let up to ``times`` waiting (or next) slots through."""
+        """Let up to ``times`` waiting (or next) slots look for work."""
         for _ in range(times):
-            if self._pending >= self._limit:
-                return
-            self._pending += 1
-            self._rings.release()
+            slot = self.reserve()
+            if slot is not None:
+                slot.set_result(None)
+            elif self._rings < self._limit:
+                self._rings += 1
 
-    async def wait(self, seconds: float) -> None:
-        """Return after a ring or ``seconds`` (raises TimeoutError on timeout)."""
-        await asyncio.wait_for(self._rings.acquire(), seconds)
-        self._pending -= 1
+    def reserve(self) -> asyncio.Future[RunRecord | None] | None:
+        """Take a waiting slot, or None when every slot is busy.
+
+        The caller must resolve the future: with a run the slot executes, or None.
+        """
+        while self._waiting:
+            slot = self._waiting.popleft()
+            if not slot.done():
+                return slot
+        return None
+
+    async def wait(self, seconds: float) -> RunRecord | None:
+        """A handed run, or None to look in the queue (after a ring or ``seconds``)."""
+        if self._rings:
+            self._rings -= 1
+            return None
+        slot: asyncio.Future[RunRecord | None] = asyncio.get_running_loop().create_future()
+        self._waiting.append(slot)
+        try:
+            return await asyncio.wait_for(asyncio.shield(slot), seconds)
+        except TimeoutError:
+            if slot in self._waiting:
+                self._waiting.remove(slot)
+                return None
+            return await slot  # reserved just now: its run is on the way
+        except asyncio.CancelledError:
+            # A run handed over from now on would wait for its lease to expire.
+            if slot in self._waiting:
+                self._waiting.remove(slot)
+            slot.cancel()
+            raise
 
 
 class WorkerPool:
@@ -96,7 +131,7 @@ class WorkerPool:
         self.hooks: list[RunHook] = []
         self.event_hooks: list[Callable[[RunRecord, RunEvent], None]] = []
         self.owner = engine.owner
-        self._wake = _Doorbell(max(settings.workers, 1))
+        self._wake = _IdleSlots(max(settings.workers, 1))
         self._stopping = False
         self._slots: list[asyncio.Task[None]] = []
         self._listener: asyncio.Task[None] | None = None
@@ -189,13 +224,24 @@ class WorkerPool:
             self._cancel_asked[(tenant, run_id)] = "cancel"
             task.cancel()
 
-    async def _sleep_until_work(self) -> None:
+    async def _sleep_until_work(self) -> RunRecord | None:
+        """Wait for a ring, a due run or lease expiry, or a run handed to this slot."""
         due = await self.runs.next_due()
         timeout = _IDLE_WAKE
         if due is not None:
             timeout = max(0.01, min(_IDLE_WAKE, (due - dt.datetime.now(dt.UTC)).total_seconds()))
-        with contextlib.suppress(TimeoutError):
-            await self._wake.wait(timeout)
+        return await self._wake.wait(timeout)
+
+    def reserve_slot(self) -> asyncio.Future[RunRecord | None] | None:
+        """An idle run slot of this process, for a run to start here at once.
+
+        None when every slot is busy or the pool is stopping. The caller resolves
+        the future with the run, already claimed for :attr:`owner` (status
+        ``running``, its thread taken over), or with None to let the slot go.
+        """
+        if self._stopping:
+            return None
+        return self._wake.reserve()
 
     # -- slots -----------------------------------------------------------------------
 
@@ -203,18 +249,22 @@ class WorkerPool:
         while not self._stopping:
             try:
                 run = await self.runs.claim(self.owner, self.settings.lease_seconds)
+                handed = False
                 if run is None:
-                    await self._sleep_until_work()
-                    continue
-                self._wake.ring()  # there may be more: let another idle slot look
-                await self._process(run)
+                    run = await self._sleep_until_work()
+                    if run is None:
+                        continue
+                    handed = True  # created here with its thread already taken over
+                else:
+                    self._wake.ring()  # there may be more: let another idle slot look
+                await self._process(run, taken_over=handed)
             except asyncio.CancelledError:
                 raise
             except (psycopg.Error, GraphwrightError) as exc:
                 log.error("worker slot %d: %s", index, exc)
                 await asyncio.sleep(0.5)
 
-    async def _process(self, run: RunRecord) -> None:
+    async def _process(self, run: RunRecord, *, taken_over: bool = False) -> None:
         key = (run.tenant_id, run.run_id)
         if run.attempts > run.max_attempts:
             await self._dead_letter(run)
@@ -222,7 +272,7 @@ class WorkerPool:
         writer = await self._writer(run)
         writer.emit("metadata", {"run_id": run.run_id, "attempt": run.attempts})
         engine = self.engine.for_tenant(run.tenant_id)
-        task = asyncio.create_task(self._execute(engine, run, writer))
+        task = asyncio.create_task(self._execute(engine, run, writer, taken_over))
         self._running[key] = task
         heartbeat = asyncio.create_task(self._heartbeat(run, task))
         status, body = "error", None
@@ -284,7 +334,9 @@ class WorkerPool:
             await engine.threads.delete_row(run.tenant_id, run.thread_id)
         return status, body if owned else None
 
-    async def _execute(self, engine: Engine, run: RunRecord, writer: RunEventWriter) -> RunResult:
+    async def _execute(
+        self, engine: Engine, run: RunRecord, writer: RunEventWriter, taken_over: bool
+    ) -> RunResult:
         payload = run.payload
         asked = payload.get("stream_mode")
         requested = [m for m in (["values"] if asked is None else asked) if m in STREAM_MODES]
@@ -319,7 +371,7 @@ class WorkerPool:
             options=options,
             # A first attempt on a thread created with the run has no checkpoint.
             fresh=True if payload.get("new_thread") and run.attempts == 1 else None,
-            taken_over=True,  # RunStore.claim marked the thread running under the run
+            taken_over=taken_over,
         )
         limit = self.settings.run_timeout_seconds
         async with asyncio.timeout(limit), aclosing(events) as stream:

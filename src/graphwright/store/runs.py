@@ -134,37 +134,35 @@ class RunStore:
         multitask_strategy: str,
         max_attempts: int,
         after_seconds: float = 0,
+        owner: str | None = None,
+        lease_seconds: float = 0,
     ) -> RunRecord | None:
-        """Create an idle thread bound to the workflow and queue a run on it, atomically.
+        """Create a thread bound to the workflow and queue a run on it, atomically.
 
-        One statement (one round trip) that also wakes workers. Returns None,
-        with nothing written, when the thread exists.
+        One statement (one round trip) that also wakes workers. With ``owner``
+        the run is claimed at once instead (``running``, first attempt, leased
+        for ``lease_seconds``, its thread running under it), for a run slot of
+        the caller's process; no worker is woken. Returns None, with nothing
+        written, when the thread exists.
         """
         async with self._pool.connection() as conn:
             cur = await conn.execute(
-                "with t as (insert into gw_threads (tenant_id, thread_id, workflow_id,"
-                " workflow_version, metadata, status) values (%s, %s, %s, %s, '{}', 'idle')"
-                " on conflict (tenant_id, thread_id) do nothing returning thread_id),"
-                f" r as ({_INSERT} select %s, %s, t.thread_id, %s, %s, %s, %s, %s, %s,"
-                f" {_NOT_BEFORE} from t returning {_COLUMNS})"
-                " select r.* from r, pg_notify(%s, %s) as n",
-                (
-                    tenant,
-                    thread_id,
-                    assistant_id,
-                    workflow_version,
-                    tenant,
-                    run_id,
-                    assistant_id,
-                    workflow_version,
-                    Jsonb(dict(payload)),
-                    Jsonb(dict(metadata)),
-                    multitask_strategy,
-                    max_attempts,
-                    after_seconds,
-                    WAKE_CHANNEL,
-                    tenant,
-                ),
+                _INSERT_ON_NEW_THREAD,
+                {
+                    "tenant": tenant,
+                    "thread": thread_id,
+                    "run": run_id,
+                    "workflow": assistant_id,
+                    "version": workflow_version,
+                    "payload": Jsonb(dict(payload)),
+                    "metadata": Jsonb(dict(metadata)),
+                    "strategy": multitask_strategy,
+                    "max_attempts": max_attempts,
+                    "after": after_seconds,
+                    "owner": owner,
+                    "lease": lease_seconds,
+                    "channel": WAKE_CHANNEL,
+                },
             )
             row = await cur.fetchone()
         return None if row is None else _record(row)
@@ -254,8 +252,9 @@ class RunStore:
 
         Runnable: pending and due, with no running run and no older pending run on
         its thread; or running with an expired lease (its worker died). The claim
-        counts an attempt and takes a lease for ``owner``, and in the same
-        statement marks the run's thread running under it with the same lease.
+        counts an attempt and takes a lease for ``owner``. (The thread is taken
+        over separately, after this commits: a run creation locks the thread
+        first and then its runs, so taking both here could deadlock with it.)
         """
         for _ in range(5):
             try:
@@ -391,16 +390,32 @@ _CLAIM = (
     " and not exists (select 1 from gw_runs p where r.status = 'pending'"
     "   and p.tenant_id = r.tenant_id and p.thread_id = r.thread_id"
     "   and p.status = 'pending' and p.created_at < r.created_at)"
-    " order by r.created_at limit 1 for update of r skip locked),"
-    " claimed as (update gw_runs r set status = 'running', attempts = r.attempts + 1,"
+    " order by r.created_at limit 1 for update of r skip locked)"
+    " update gw_runs r set status = 'running', attempts = r.attempts + 1,"
     " lease_owner = %(owner)s,"
     " lease_expires_at = now() + make_interval(secs => %(lease)s::float8), updated_at = now()"
     " from candidate c where r.tenant_id = c.tenant_id and r.run_id = c.run_id"
-    " returning " + ", ".join(f"r.{c.strip()}" for c in _COLUMNS.split(",")) + "),"
-    # The thread runs this run now, under the same owner and lease length.
-    " thread as (update gw_threads t set status = 'running', run_id = c.run_id, error = null,"
-    " lease_owner = %(owner)s,"
-    " lease_expires_at = now() + make_interval(secs => %(lease)s::float8), updated_at = now()"
-    " from claimed c where t.tenant_id = c.tenant_id and t.thread_id = c.thread_id)"
-    " select * from claimed"
+    " returning " + ", ".join(f"r.{c.strip()}" for c in _COLUMNS.split(","))
+)
+_CLAIMED = "%(owner)s::text is not null"
+_LEASE = f"case when {_CLAIMED} then now() + make_interval(secs => %(lease)s::float8) end"
+_INSERT_ON_NEW_THREAD = (
+    "with t as (insert into gw_threads (tenant_id, thread_id, workflow_id, workflow_version,"
+    " metadata, status, run_id, lease_owner, lease_expires_at)"
+    " values (%(tenant)s, %(thread)s, %(workflow)s, %(version)s, '{}',"
+    f" case when {_CLAIMED} then 'running' else 'idle' end,"
+    f" case when {_CLAIMED} then %(run)s end, %(owner)s, {_LEASE})"
+    " on conflict (tenant_id, thread_id) do nothing returning thread_id),"
+    " r as (insert into gw_runs (tenant_id, run_id, thread_id, assistant_id, workflow_version,"
+    " payload, metadata, multitask_strategy, max_attempts, not_before,"
+    " status, attempts, lease_owner, lease_expires_at)"
+    " select %(tenant)s, %(run)s, t.thread_id, %(workflow)s, %(version)s, %(payload)s,"
+    " %(metadata)s, %(strategy)s, %(max_attempts)s,"
+    " now() + make_interval(secs => %(after)s::float8),"
+    f" case when {_CLAIMED} then 'running' else 'pending' end,"
+    f" case when {_CLAIMED} then 1 else 0 end, %(owner)s, {_LEASE}"
+    f" from t returning {_COLUMNS})"
+    # Queued (not claimed): wake the workers, when the transaction commits.
+    " select r.* from r left join"
+    f" (select pg_notify(%(channel)s, %(tenant)s) where not {_CLAIMED}) as n on true"
 )

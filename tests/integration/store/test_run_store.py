@@ -1,4 +1,4 @@
-"""RunStore: runs queued on new threads, claims that take the thread over, queue hints."""
+"""RunStore: runs on new threads (queued or claimed at once), claims, queue hints."""
 
 from __future__ import annotations
 
@@ -48,22 +48,30 @@ async def test_run_on_new_thread_creates_both_or_nothing(own_pool: Pool, tenant:
     assert [r.run_id for r in await runs.list(tenant, "t1")] == [first.run_id]
 
 
-async def test_claim_marks_the_thread_running_under_the_run(own_pool: Pool, tenant: str) -> None:
-    """A claim leases the run and, in the same statement, its thread to the same owner."""
-    runs, threads = RunStore(own_pool), ThreadStore(own_pool)
+async def test_claim_leases_the_queued_run(own_pool: Pool, tenant: str) -> None:
+    """A claim takes the oldest runnable run with a lease; then nothing else is runnable."""
+    runs = RunStore(own_pool)
     queued = await runs.insert_on_new_thread(tenant, **run_row("t2"))
     assert queued is not None
     claimed = await runs.claim("worker-a", 30)
     assert claimed is not None
     assert (claimed.run_id, claimed.status, claimed.attempts) == (queued.run_id, "running", 1)
-    thread = await threads.get(tenant, "t2")
-    assert (thread.status, thread.run_id, thread.lease_owner) == (
-        "running",
-        queued.run_id,
-        "worker-a",
+    assert (claimed.lease_owner, claimed.lease_expires_at is not None) == ("worker-a", True)
+    assert await runs.claim("worker-b", 30) is None
+
+
+async def test_run_claimed_at_creation_holds_run_and_thread(own_pool: Pool, tenant: str) -> None:
+    """With an owner the new run starts claimed, its thread running under it; no one else claims."""
+    runs, threads = RunStore(own_pool), ThreadStore(own_pool)
+    run = await runs.insert_on_new_thread(
+        tenant, **run_row("t4"), owner="worker-a", lease_seconds=30
     )
+    assert run is not None
+    assert (run.status, run.attempts, run.lease_owner) == ("running", 1, "worker-a")
+    thread = await threads.get(tenant, "t4")
+    assert (thread.status, thread.run_id, thread.lease_owner) == ("running", run.run_id, "worker-a")
     assert thread.lease_expires_at is not None
-    assert await runs.claim("worker-b", 30) is None  # nothing else is runnable
+    assert await runs.claim("worker-b", 30) is None
 
 
 async def test_forget_new_thread_clears_the_hint_of_pending_runs(

@@ -1,0 +1,80 @@
+"""Runs on new threads start in an idle run slot of the creating process (no queue trip)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from graphwright.api.services import Services, open_services
+from graphwright.registry import Registry
+from graphwright.runtime.service import RunRequest
+from graphwright.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+DOC: dict[str, Any] = {
+    "dsl": "graphwright/v1",
+    "id": "handoff",
+    "state": {"hold": {"type": "number", "default": 0}, "done": {"type": "boolean"}},
+    "input": ["hold"],
+    "nodes": {"work": {"kind": "function", "ref": "ho.work", "inputs": {"hold": "state.hold"}}},
+    "edges": [{"from": "START", "to": "work"}, {"from": "work", "to": "END"}],
+}
+
+
+def registry() -> Registry:
+    """``ho.work`` sleeps ``hold`` seconds."""
+    reg = Registry()
+
+    async def work(hold: float) -> dict[str, Any]:
+        await asyncio.sleep(hold)
+        return {"done": True}
+
+    reg.add_function("ho.work", work)
+    return reg
+
+
+@pytest.fixture
+async def services(database_url: str, pool: Any, tenant: str) -> AsyncIterator[Services]:
+    """Services of one process with one run slot, on the session's database."""
+    settings = Settings(
+        database_url=database_url, tenant=tenant, workers=1, pool_min_size=1, pool_max_size=6
+    )
+    async with open_services(settings, registry=registry()) as opened:
+        await opened.engine.for_tenant(tenant).publish(DOC)
+        yield opened
+
+
+def request(hold: float, **options: Any) -> RunRequest:
+    """A run of the handoff workflow on a thread created with it."""
+    return RunRequest(
+        assistant_id="handoff", input={"hold": hold}, if_not_exists="create", **options
+    )
+
+
+async def test_new_thread_run_starts_in_an_idle_slot(services: Services, tenant: str) -> None:
+    """With a slot idle, the run is created claimed (running, first attempt) and completes."""
+    await asyncio.sleep(0.2)  # the slot has looked at the (empty) queue and waits
+    run = await services.run_service.create(tenant, "h-1", request(0))
+    assert (run.status, run.attempts, run.lease_owner) == ("running", 1, services.engine.owner)
+    done = await services.run_service.wait_done(tenant, run.run_id)
+    assert done.status == "success"
+    thread = await services.engine.for_tenant(tenant).threads.get(tenant, "h-1")
+    assert thread.status == "completed"
+
+
+async def test_busy_slots_and_delayed_runs_go_through_the_queue(
+    services: Services, tenant: str
+) -> None:
+    """A run created while the slot is busy, or delayed, is queued and runs after."""
+    await asyncio.sleep(0.2)
+    first = await services.run_service.create(tenant, "h-2", request(0.5))
+    assert first.status == "running"
+    second = await services.run_service.create(tenant, "h-3", request(0))
+    delayed = await services.run_service.create(tenant, "h-4", request(0, after_seconds=0.1))
+    assert (second.status, delayed.status) == ("pending", "pending")
+    for run in (first, second, delayed):
+        assert (await services.run_service.wait_done(tenant, run.run_id)).status == "success"
