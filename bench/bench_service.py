@@ -36,7 +36,15 @@ own in-process baseline. One-at-a-time measurements stop early once
 publish`` and drops the database at the end. Nothing asserts on timings.
 ``--profile`` adds a run of the first phase's server under cProfile.
 
-Run: ``.venv/bin/python bench/bench_service.py [--phases redis:4,redis:8]``
+The server runs on uvicorn's default loop (uvloop, installed with
+``uvicorn[standard]``); this process on asyncio's own loop unless ``--uvloop``.
+
+``redis:16`` gives the server as many run slots as the in-process side has runs in
+flight (16), so both sides run the same concurrency; ``redis:4`` queues 12 of the 16
+requests at any time (runs wait for a slot; new-thread runs created while a slot is
+idle start in it directly).
+
+Run: ``.venv/bin/python bench/bench_service.py [--phases redis:16,redis:4]``
 """
 
 from __future__ import annotations
@@ -1040,12 +1048,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--phases",
-        default="redis:4,redis:8",
+        default="redis:16,redis:4",
         help="server configurations, BUS:GW_WORKERS with BUS redis or local (default "
-        "redis:4,redis:8; local = GW_REDIS_URL unset, a diagnostic)",
+        "redis:16,redis:4; local = GW_REDIS_URL unset, a diagnostic)",
     )
-    p.add_argument("--runs", type=int, default=240, help="timed runs per variant and phase (240)")
-    p.add_argument("--rounds", type=int, default=4, help="alternating rounds (default 4)")
+    p.add_argument("--runs", type=int, default=720, help="timed runs per variant and phase (720)")
+    p.add_argument("--rounds", type=int, default=6, help="alternating rounds (default 6)")
     p.add_argument("--concurrency", type=int, default=16, help="concurrent clients (default 16)")
     p.add_argument("--warmup", type=int, default=48, help="warm-up runs per variant (default 48)")
     p.add_argument("--samples", type=int, default=40, help="one-at-a-time samples (default 40)")
@@ -1060,6 +1068,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="extra environment of the server processes (repeatable; diagnostics)",
     )
     p.add_argument("--keep-db", action="store_true", help="do not drop the scratch database")
+    p.add_argument(
+        "--uvloop",
+        action="store_true",
+        help="run this process (the in-process Engine and the SDK clients) on uvloop, the loop "
+        "`graphwright serve` gets from uvicorn; default: asyncio's own loop",
+    )
     p.add_argument("--profile", action="store_true", help="add a cProfile'd server run")
     p.add_argument(
         "--profile-phase", default=None, help="server configuration to profile (default: first)"
@@ -1086,4 +1100,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(parse_args()))
+    parsed = parse_args()
+    if parsed.uvloop:
+        import uvloop
+
+        uvloop.run(main(parsed))
+    else:
+        asyncio.run(main(parsed))

@@ -25,7 +25,7 @@ from graphwright.runtime.bus import InProcessBus
 from graphwright.runtime.engine import Engine
 from graphwright.runtime.results import RunEvent, RunOptions, RunResult
 from graphwright.runtime.serialize import display_node, jsonable, wait_body
-from graphwright.runtime.writer import EventSink, RunEventWriter
+from graphwright.runtime.writer import EventSink, RunEventWriter, done_message
 from graphwright.settings import Settings
 from graphwright.store.events import EventLog
 from graphwright.store.runs import CANCEL_CHANNEL, WAKE_CHANNEL, RunRecord, RunStatus, RunStore
@@ -275,20 +275,21 @@ class WorkerPool:
         task = asyncio.create_task(self._execute(engine, run, writer, taken_over))
         self._running[key] = task
         heartbeat = asyncio.create_task(self._heartbeat(run, task))
-        status, body = "error", None
+        status = "error"
         try:
-            status, body = await self._outcome(engine, run, task, writer)
+            status = await self._outcome(engine, run, task, writer)
         finally:
             heartbeat.cancel()
             self._running.pop(key, None)
             self._cancel_asked.pop(key, None)
-            writer.close(status, body)
+            if not writer.ended:  # released, lost, or this worker stopping
+                writer.close(status)
             self.completed += 1
 
     async def _outcome(
         self, engine: Engine, run: RunRecord, task: asyncio.Task[Any], writer: RunEventWriter
-    ) -> tuple[str, dict[str, Any] | None]:
-        """The run's final status, and its ``/wait`` body when one was stored."""
+    ) -> str:
+        """The run's final status (the run row is ended, unless released or lost)."""
         key = (run.tenant_id, run.run_id)
         try:
             result: RunResult = await task
@@ -296,16 +297,16 @@ class WorkerPool:
             asked = self._cancel_asked.get(key)
             if asked is None:
                 raise  # this worker itself is being cancelled
-            return await self._cancelled(engine, run, asked, writer), None
+            return await self._cancelled(engine, run, asked, writer)
         except TimeoutError:
             error = {"code": "run.timeout", "message": "the run exceeded its time limit"}
             writer.emit("error", {"error": error["code"], "message": error["message"]})
             await self._finish(writer, run, owner=self.owner, status="timeout", error=error)
-            return "timeout", None
+            return "timeout"
         except GraphwrightError as exc:  # input no longer valid, workflow gone...
             writer.emit("error", {"error": exc.code, "message": exc.message})
             await self._finish(writer, run, owner=self.owner, status="error", error=exc.to_dict())
-            return "error", None
+            return "error"
         status: RunStatus = "error"
         if result.status == "completed":
             status = "success"
@@ -320,9 +321,13 @@ class WorkerPool:
                 await hook(engine, run, result)
             except GraphwrightError as exc:  # a hook must not strand the run as running
                 log.error("run hook failed for run %s: %s", run.run_id, exc)
-        body = _result_body(result)
-        owned = await self._finish(
-            writer, run, owner=self.owner, status=status, error=result.error, result=body
+        await self._finish(
+            writer,
+            run,
+            owner=self.owner,
+            status=status,
+            error=result.error,
+            result=_result_body(result),
         )
         if (
             run.payload.get("stateless")
@@ -332,7 +337,7 @@ class WorkerPool:
             # The run row keeps the result, so /wait and /join still answer.
             await engine.delete_checkpoints(run.thread_id)
             await engine.threads.delete_row(run.tenant_id, run.thread_id)
-        return status, body if owned else None
+        return status
 
     async def _execute(
         self, engine: Engine, run: RunRecord, writer: RunEventWriter, taken_over: bool
@@ -414,11 +419,25 @@ class WorkerPool:
                 task.cancel()
                 return
 
-    async def _finish(self, writer: RunEventWriter, run: RunRecord, **outcome: Any) -> bool:
-        """End the run row once its events are logged: a reader that sees the run
-        ended and then reads the log gets every event. False if no longer owned."""
-        await writer.flushed()
-        return await self.runs.finish(run.tenant_id, run.run_id, **outcome)
+    async def _finish(
+        self,
+        writer: RunEventWriter,
+        run: RunRecord,
+        *,
+        status: RunStatus,
+        result: dict[str, Any] | None = None,
+        **outcome: Any,
+    ) -> None:
+        """End the run row once its events are logged (a reader that sees the run
+        ended and then reads the log gets every event); ``done`` goes out with them."""
+
+        async def ending() -> dict[str, Any]:
+            owned = await self.runs.finish(
+                run.tenant_id, run.run_id, status=status, result=result, **outcome
+            )
+            return done_message(status, result if owned else None)
+
+        await writer.end(ending)
 
     async def _cancelled(
         self, engine: Engine, run: RunRecord, asked: str, writer: RunEventWriter
@@ -431,9 +450,14 @@ class WorkerPool:
         current = await self.runs.get(run.tenant_id, run.run_id)
         if current.cancel_action == "rollback":
             await engine.rollback_run(run.thread_id, run.run_id)
-            await self._finish(writer, run, owner=None, status="interrupted")
-            await self.runs.delete(run.tenant_id, run.run_id)
-            await self.events.delete_run(run.tenant_id, run.run_id)
+
+            async def forget() -> dict[str, Any]:  # the run and its events go away
+                await self.runs.finish(run.tenant_id, run.run_id, owner=None, status="interrupted")
+                await self.runs.delete(run.tenant_id, run.run_id)
+                await self.events.delete_run(run.tenant_id, run.run_id)
+                return done_message("interrupted")
+
+            await writer.end(forget)
             return "interrupted"
         await self._finish(writer, run, owner=self.owner, status="interrupted")
         return "interrupted"
@@ -452,12 +476,11 @@ class WorkerPool:
             f"(limit {run.max_attempts}); resume the thread after a fix",
             "details": {"last_error": run.error},
         }
+        engine = self.engine.for_tenant(run.tenant_id)
+        await engine.threads.mark(run.tenant_id, run.thread_id, status="failed", error=error)
         writer = await self._writer(run)
         writer.emit("error", {"error": error["code"], "message": error["message"]})
         await self._finish(writer, run, owner=self.owner, status="error", error=error)
-        engine = self.engine.for_tenant(run.tenant_id)
-        await engine.threads.mark(run.tenant_id, run.thread_id, status="failed", error=error)
-        writer.close("error")
 
 
 def _result_body(result: RunResult) -> dict[str, Any]:

@@ -14,7 +14,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from psycopg import Error as PsycopgError
@@ -22,7 +23,7 @@ from psycopg import Error as PsycopgError
 from graphwright.runtime.bus import InProcessBus, Outgoing
 from graphwright.store.events import EncodedEvent, EventLog
 
-__all__ = ["EventSink", "RunEventWriter", "run_channel"]
+__all__ = ["EventSink", "RunEventWriter", "done_message", "done_text", "run_channel"]
 
 log = logging.getLogger("graphwright.worker")
 
@@ -36,11 +37,23 @@ def run_channel(tenant: str, run_id: str) -> str:
     return f"gw:run:{tenant}:{run_id}"
 
 
+Ending = Callable[[], Awaitable[dict[str, Any]]]
+"""Ends a run's row once its events are logged; returns its ``done`` message."""
+
+
+@dataclass
+class _End:
+    channel: str
+    ending: Ending
+    outcome: asyncio.Future[dict[str, Any]]
+
+
 @dataclass
 class _Batch:
     logged: list[EncodedEvent]
     live: list[Outgoing]
     flushed: asyncio.Future[None]
+    ends: list[_End] = field(default_factory=list)
 
 
 class EventSink:
@@ -73,6 +86,14 @@ class EventSink:
         """Queue a bus-only message, published after everything queued before it."""
         self._current().live.append(Outgoing(channel, message, encoded))
 
+    async def end(self, channel: str, ending: Ending) -> dict[str, Any]:
+        """End a run with the next flush: after its events are logged, ``ending`` runs
+        (it marks the run row ended), then its ``done`` message is published with
+        that flush's events. Returns the message (``ending``'s errors propagate)."""
+        outcome: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._current().ends.append(_End(channel, ending, outcome))
+        return await outcome
+
     async def flushed(self) -> None:
         """Return once everything queued so far is logged and published."""
         if self._batch is not None:
@@ -103,6 +124,9 @@ class EventSink:
             try:
                 await self._flush(batch)
             finally:
+                for end in batch.ends:
+                    if not end.outcome.done():
+                        end.outcome.set_exception(RuntimeError("event flush failed"))
                 if not batch.flushed.done():
                     batch.flushed.set_result(None)
 
@@ -112,6 +136,18 @@ class EventSink:
             await self._log.append_encoded(batch.logged)
         except PsycopgError as exc:  # runs go on; live readers still get the events
             log.error("event log write of %d events failed: %s", len(batch.logged), exc)
+        # Runs read as ended only now, with every event of theirs in the log.
+        results = await asyncio.gather(
+            *(end.ending() for end in batch.ends), return_exceptions=True
+        )
+        for end, result in zip(batch.ends, results, strict=True):
+            if isinstance(result, BaseException):
+                if not end.outcome.done():  # its caller may have been cancelled meanwhile
+                    end.outcome.set_exception(result)
+                continue
+            batch.live.append(Outgoing(end.channel, result, done_text(result)))
+            if not end.outcome.done():
+                end.outcome.set_result(result)
         await self._bus.publish_encoded(batch.live)
 
     async def close(self) -> None:
@@ -131,6 +167,7 @@ class RunEventWriter:
         self.tenant = tenant
         self.run_id = run_id
         self.channel = run_channel(tenant, run_id)
+        self.ended = False
         self._next = first_seq
 
     @property
@@ -145,21 +182,32 @@ class RunEventWriter:
         self._sink.add(self.tenant, self.run_id, self.channel, seq, event, data)
         return seq
 
-    async def flushed(self) -> None:
-        """Return once every event emitted so far is logged and published."""
-        await self._sink.flushed()
+    async def end(self, ending: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+        """End the run once its events are logged, and publish ``done`` with them.
 
-    def close(self, status: str, result: dict[str, Any] | None = None) -> None:
-        """Queue the end of the run (``done`` with ``status``), published after its events.
-
-        ``result`` (the run's stored ``/wait`` body) travels with the message when
-        it is small, so a waiting request need not read it back from the database.
+        ``ending`` marks the run row ended and returns the ``done`` message (see
+        :func:`done_message`); a reader that sees the run ended and then reads the
+        log gets every event. Returns that message.
         """
-        message: dict[str, Any] = {"done": True, "status": status}
-        encoded = json.dumps(message)
-        if result is not None:
-            body = json.dumps(result, default=str)
-            if len(body) <= DONE_RESULT_LIMIT:
-                message["result"] = result
-                encoded = f"{encoded[:-1]}, {json.dumps('result')}: {body}}}"
-        self._sink.add_live(self.channel, message, encoded)
+        self.ended = True
+        return await self._sink.end(self.channel, ending)
+
+    def close(self, status: str) -> None:
+        """Queue a ``done`` with ``status`` for a run this process stopped running
+        without ending it (released, lost): readers check the run row again."""
+        message = done_message(status)
+        self._sink.add_live(self.channel, message, done_text(message))
+
+
+def done_message(status: str, result: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``done`` message of a run; ``result`` (its ``/wait`` body) rides along when small,
+    so a waiting request need not read it back from the database."""
+    message: dict[str, Any] = {"done": True, "status": status}
+    if result is not None and len(json.dumps(result, default=str)) <= DONE_RESULT_LIMIT:
+        message["result"] = result
+    return message
+
+
+def done_text(message: dict[str, Any]) -> str:
+    """A ``done`` message as JSON text."""
+    return json.dumps(message, default=str)

@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 
 from graphwright.runtime.bus import InProcessBus, Outgoing, RedisBus, Subscription
-from graphwright.runtime.writer import DONE_RESULT_LIMIT, EventSink, RunEventWriter, run_channel
+from graphwright.runtime.writer import (
+    DONE_RESULT_LIMIT,
+    EventSink,
+    RunEventWriter,
+    done_message,
+    done_text,
+    run_channel,
+)
 from graphwright.store import Pool
 from graphwright.store.events import EventLog, StoredEvent
 
@@ -94,23 +101,64 @@ async def test_events_are_logged_before_they_are_published(
     await sink.close()
 
 
-async def test_done_carries_a_small_result_and_omits_a_large_one(
+async def test_end_runs_after_the_log_write_and_done_follows_the_events(
     pool: Pool, tenant: str, bus: Any
 ) -> None:
-    """close() queues done after the events; the /wait body rides along only when small."""
-    sink = EventSink(EventLog(pool), bus)
-    small = RunEventWriter(sink, tenant, "small", first_seq=1)
-    large = RunEventWriter(sink, tenant, "large", first_seq=1)
-    subs = {w.run_id: bus.subscribe(w.channel) for w in (small, large)}
-    small.emit("progress", {"x": 1})
-    small.close("success", {"values": {"answer": 42}})
-    big = {"values": {"blob": "x" * (DONE_RESULT_LIMIT + 1)}}
-    large.close("success", big)
-    first, done = await drain(subs["small"], 2)
-    assert first["seq"] == 1
-    assert done == {"done": True, "status": "success", "result": {"values": {"answer": 42}}}
-    assert await drain(subs["large"], 1) == [{"done": True, "status": "success"}]
+    """end() runs its ending once the run's events are logged; done is published after them."""
+    log = EventLog(pool)
+    sink = EventSink(log, bus)
+    writer = RunEventWriter(sink, tenant, "ending", first_seq=1)
+    sub = bus.subscribe(writer.channel)
+    seen: list[int] = []
+
+    async def ending() -> dict[str, Any]:
+        seen.extend(e.seq for e in await log.read(tenant, "ending"))
+        return done_message("success", {"values": {"answer": 42}})
+
+    writer.emit("progress", {"x": 1})
+    writer.emit("progress", {"x": 2})
+    message = await writer.end(ending)
+    assert seen == [1, 2]
+    assert writer.ended
+    first, second, done = await drain(sub, 3)
+    assert (first["seq"], second["seq"]) == (1, 2)
+    assert (
+        done == message == {"done": True, "status": "success", "result": {"values": {"answer": 42}}}
+    )
     await sink.close()
+
+
+async def test_failed_ending_reaches_its_caller_and_spares_other_runs(
+    pool: Pool, tenant: str, bus: Any
+) -> None:
+    """An ending that raises fails only its own end(); the batch's other runs end normally."""
+    sink = EventSink(EventLog(pool), bus)
+    good, bad = (RunEventWriter(sink, tenant, name, first_seq=1) for name in ("good", "bad"))
+    sub = bus.subscribe(good.channel)
+
+    async def fine() -> dict[str, Any]:
+        return done_message("success")
+
+    async def broken() -> dict[str, Any]:
+        raise RuntimeError("database gone")
+
+    outcomes = await asyncio.gather(good.end(fine), bad.end(broken), return_exceptions=True)
+    assert outcomes[0] == {"done": True, "status": "success"}
+    assert isinstance(outcomes[1], RuntimeError)
+    assert await drain(sub, 1) == [{"done": True, "status": "success"}]
+    await sink.close()
+
+
+def test_done_message_carries_only_a_small_result() -> None:
+    """The /wait body rides on done when its JSON is within the limit, else it is left out."""
+    assert done_message("success", {"v": 1}) == {
+        "done": True,
+        "status": "success",
+        "result": {"v": 1},
+    }
+    big = {"blob": "x" * (DONE_RESULT_LIMIT + 1)}
+    assert done_message("success", big) == {"done": True, "status": "success"}
+    assert json.loads(done_text(done_message("error"))) == {"done": True, "status": "error"}
 
 
 async def test_redis_batch_reaches_other_processes_by_channel() -> None:
