@@ -32,7 +32,7 @@ from graphwright.runtime.writer import run_channel
 from graphwright.settings import Settings
 from graphwright.store.events import EventLog, StoredEvent
 from graphwright.store.pool import Pool
-from graphwright.store.runs import RunRecord, RunStore
+from graphwright.store.runs import NewRun, RunRecord, RunStore
 
 __all__ = ["HEARTBEAT", "LAGGING", "TERMINAL", "RunRequest", "RunService"]
 
@@ -176,7 +176,7 @@ class RunService:
                         conn, tenant, other.run_id, request.multitask_strategy
                     )
             run = await self.runs.insert(
-                conn, tenant, **self._row(request, run_id, thread_id, version, stateless, False)
+                conn, tenant, self._new_run(request, run_id, thread_id, version, stateless, False)
             )
             if request.command and "resume" in request.command:
                 for hook in self.on_resume:
@@ -202,25 +202,25 @@ class RunService:
         """
         if request.input is not None:
             loaded.compiled.make_input(request.input)  # validation only: raises early
-        row = self._row(request, run_id, thread_id, loaded.version, stateless, True)
+        new = self._new_run(request, run_id, thread_id, loaded.version, stateless, True)
         # An idle run slot of this process takes the run at once: no queue round trip.
         workers = self.local_workers
         slot = None
         if workers is not None and not request.after_seconds:
             slot = workers.reserve_slot()
         if workers is None or slot is None:
-            return await self.runs.insert_on_new_thread(tenant, **row)
+            return await self.runs.insert_on_new_thread(tenant, new)
         run: RunRecord | None = None
         try:
             run = await self.runs.insert_on_new_thread(
-                tenant, **row, owner=workers.owner, lease_seconds=self.settings.lease_seconds
+                tenant, new, owner=workers.owner, lease_seconds=self.settings.lease_seconds
             )
             return run
         finally:
             if not slot.done():  # a slot cancelled meanwhile leaves the run to lease expiry
                 slot.set_result(run)  # None lets the slot look in the queue
 
-    def _row(
+    def _new_run(
         self,
         request: RunRequest,
         run_id: str,
@@ -228,19 +228,19 @@ class RunService:
         version: int,
         stateless: bool,
         new_thread: bool,
-    ) -> dict[str, Any]:
-        """The columns of a new run row."""
-        return {
-            "run_id": run_id,
-            "thread_id": thread_id,
-            "assistant_id": request.assistant_id,
-            "workflow_version": version,
-            "payload": _payload(request, stateless=stateless, new_thread=new_thread),
-            "metadata": request.metadata,
-            "multitask_strategy": request.multitask_strategy,
-            "max_attempts": self.settings.run_max_attempts,
-            "after_seconds": request.after_seconds,
-        }
+    ) -> NewRun:
+        """The row of a new run."""
+        return NewRun(
+            run_id=run_id,
+            thread_id=thread_id,
+            assistant_id=request.assistant_id,
+            workflow_version=version,
+            payload=_payload(request, stateless=stateless, new_thread=new_thread),
+            metadata=request.metadata,
+            multitask_strategy=request.multitask_strategy,
+            max_attempts=self.settings.run_max_attempts,
+            after_seconds=request.after_seconds,
+        )
 
     @staticmethod
     def _check_request(request: RunRequest) -> None:

@@ -21,7 +21,15 @@ from psycopg.types.json import Jsonb
 from graphwright.errors import NotFoundError
 from graphwright.store.pool import Pool
 
-__all__ = ["ACTIVE", "CANCEL_CHANNEL", "WAKE_CHANNEL", "RunRecord", "RunStatus", "RunStore"]
+__all__ = [
+    "ACTIVE",
+    "CANCEL_CHANNEL",
+    "WAKE_CHANNEL",
+    "NewRun",
+    "RunRecord",
+    "RunStatus",
+    "RunStore",
+]
 
 RunStatus = Literal["pending", "running", "success", "error", "timeout", "interrupted"]
 ACTIVE: tuple[RunStatus, ...] = ("pending", "running")
@@ -71,6 +79,21 @@ class RunRecord:
     result: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class NewRun:
+    """A run to create: its ids, what it runs (``payload``) and its queue settings."""
+
+    run_id: str
+    thread_id: str
+    assistant_id: str
+    workflow_version: int
+    payload: Mapping[str, Any]
+    metadata: Mapping[str, Any]
+    multitask_strategy: str
+    max_attempts: int
+    after_seconds: float = 0
+
+
 def _record(row: Mapping[str, Any]) -> RunRecord:
     return RunRecord(**row)
 
@@ -83,19 +106,7 @@ class RunStore:
         self._pool = pool
 
     async def insert(
-        self,
-        conn: psycopg.AsyncConnection[Any],
-        tenant: str,
-        *,
-        run_id: str,
-        thread_id: str,
-        assistant_id: str,
-        workflow_version: int,
-        payload: Mapping[str, Any],
-        metadata: Mapping[str, Any],
-        multitask_strategy: str,
-        max_attempts: int,
-        after_seconds: float = 0,
+        self, conn: psycopg.AsyncConnection[Any], tenant: str, new: NewRun
     ) -> RunRecord:
         """Insert a pending run on ``conn`` (inside the caller's transaction) and wake workers."""
         # The wake-up is sent with the insert (delivered when the caller commits).
@@ -104,15 +115,15 @@ class RunStore:
             f" returning {_COLUMNS}) select r.* from r, pg_notify(%s, %s) as n",
             (
                 tenant,
-                run_id,
-                thread_id,
-                assistant_id,
-                workflow_version,
-                Jsonb(dict(payload)),
-                Jsonb(dict(metadata)),
-                multitask_strategy,
-                max_attempts,
-                after_seconds,
+                new.run_id,
+                new.thread_id,
+                new.assistant_id,
+                new.workflow_version,
+                Jsonb(dict(new.payload)),
+                Jsonb(dict(new.metadata)),
+                new.multitask_strategy,
+                new.max_attempts,
+                new.after_seconds,
                 WAKE_CHANNEL,
                 tenant,
             ),
@@ -122,20 +133,7 @@ class RunStore:
         return _record(row)
 
     async def insert_on_new_thread(
-        self,
-        tenant: str,
-        *,
-        run_id: str,
-        thread_id: str,
-        assistant_id: str,
-        workflow_version: int,
-        payload: Mapping[str, Any],
-        metadata: Mapping[str, Any],
-        multitask_strategy: str,
-        max_attempts: int,
-        after_seconds: float = 0,
-        owner: str | None = None,
-        lease_seconds: float = 0,
+        self, tenant: str, new: NewRun, *, owner: str | None = None, lease_seconds: float = 0
     ) -> RunRecord | None:
         """Create a thread bound to the workflow and queue a run on it, atomically.
 
@@ -150,15 +148,15 @@ class RunStore:
                 _INSERT_ON_NEW_THREAD,
                 {
                     "tenant": tenant,
-                    "thread": thread_id,
-                    "run": run_id,
-                    "workflow": assistant_id,
-                    "version": workflow_version,
-                    "payload": Jsonb(dict(payload)),
-                    "metadata": Jsonb(dict(metadata)),
-                    "strategy": multitask_strategy,
-                    "max_attempts": max_attempts,
-                    "after": after_seconds,
+                    "thread": new.thread_id,
+                    "run": new.run_id,
+                    "workflow": new.assistant_id,
+                    "version": new.workflow_version,
+                    "payload": Jsonb(dict(new.payload)),
+                    "metadata": Jsonb(dict(new.metadata)),
+                    "strategy": new.multitask_strategy,
+                    "max_attempts": new.max_attempts,
+                    "after": new.after_seconds,
                     "owner": owner,
                     "lease": lease_seconds,
                     "channel": WAKE_CHANNEL,

@@ -17,7 +17,7 @@ from graphwright.store.approvals import (
     ApprovalStore,
     NewApproval,
 )
-from graphwright.store.runs import RunStore
+from graphwright.store.runs import NewRun, RunStore
 
 pytestmark = pytest.mark.integration
 
@@ -354,14 +354,16 @@ async def test_unconsumed_decision_seen_until_resume_run_ends(
         resume = await runs.insert(
             conn,
             tenant,
-            run_id=f"run-{uuid.uuid4().hex[:6]}",
-            thread_id="th",
-            assistant_id="flow",
-            workflow_version=1,
-            payload={},
-            metadata={},
-            multitask_strategy="enqueue",
-            max_attempts=3,
+            NewRun(
+                run_id=f"run-{uuid.uuid4().hex[:6]}",
+                thread_id="th",
+                assistant_id="flow",
+                workflow_version=1,
+                payload={},
+                metadata={},
+                multitask_strategy="enqueue",
+                max_attempts=3,
+            ),
         )
         await store.decide(
             conn,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from graphwright.store import Pool, apply_migrations
-from graphwright.store.runs import RunStore
+from graphwright.store.runs import NewRun, RunStore
 from graphwright.store.threads import ThreadStore
 
 pytestmark = pytest.mark.integration
@@ -21,37 +21,37 @@ async def own_pool(fresh_pool: Pool) -> Pool:
     return fresh_pool
 
 
-def run_row(thread_id: str, **payload: Any) -> dict[str, Any]:
-    """The columns of a new run of workflow ``wf`` version 1."""
-    return {
-        "run_id": str(uuid.uuid4()),
-        "thread_id": thread_id,
-        "assistant_id": "wf",
-        "workflow_version": 1,
-        "payload": {"input": {}, **payload},
-        "metadata": {"by": "test"},
-        "multitask_strategy": "reject",
-        "max_attempts": 3,
-    }
+def run_row(thread_id: str, **payload: Any) -> NewRun:
+    """A new run of workflow ``wf`` version 1."""
+    return NewRun(
+        run_id=str(uuid.uuid4()),
+        thread_id=thread_id,
+        assistant_id="wf",
+        workflow_version=1,
+        payload={"input": {}, **payload},
+        metadata={"by": "test"},
+        multitask_strategy="reject",
+        max_attempts=3,
+    )
 
 
 async def test_run_on_new_thread_creates_both_or_nothing(own_pool: Pool, tenant: str) -> None:
     """The first call creates a bound idle thread and a pending run; a second writes nothing."""
     runs, threads = RunStore(own_pool), ThreadStore(own_pool)
-    first = await runs.insert_on_new_thread(tenant, **run_row("t1"))
+    first = await runs.insert_on_new_thread(tenant, run_row("t1"))
     assert first is not None
     assert (first.status, first.thread_id, first.metadata) == ("pending", "t1", {"by": "test"})
     thread = await threads.get(tenant, "t1")
     assert (thread.status, thread.workflow_id, thread.workflow_version) == ("idle", "wf", 1)
 
-    assert await runs.insert_on_new_thread(tenant, **run_row("t1")) is None
+    assert await runs.insert_on_new_thread(tenant, run_row("t1")) is None
     assert [r.run_id for r in await runs.list(tenant, "t1")] == [first.run_id]
 
 
 async def test_claim_leases_the_queued_run(own_pool: Pool, tenant: str) -> None:
     """A claim takes the oldest runnable run with a lease; then nothing else is runnable."""
     runs = RunStore(own_pool)
-    queued = await runs.insert_on_new_thread(tenant, **run_row("t2"))
+    queued = await runs.insert_on_new_thread(tenant, run_row("t2"))
     assert queued is not None
     claimed = await runs.claim("worker-a", 30)
     assert claimed is not None
@@ -63,9 +63,7 @@ async def test_claim_leases_the_queued_run(own_pool: Pool, tenant: str) -> None:
 async def test_run_claimed_at_creation_holds_run_and_thread(own_pool: Pool, tenant: str) -> None:
     """With an owner the new run starts claimed, its thread running under it; no one else claims."""
     runs, threads = RunStore(own_pool), ThreadStore(own_pool)
-    run = await runs.insert_on_new_thread(
-        tenant, **run_row("t4"), owner="worker-a", lease_seconds=30
-    )
+    run = await runs.insert_on_new_thread(tenant, run_row("t4"), owner="worker-a", lease_seconds=30)
     assert run is not None
     assert (run.status, run.attempts, run.lease_owner) == ("running", 1, "worker-a")
     thread = await threads.get(tenant, "t4")
@@ -79,7 +77,7 @@ async def test_forget_new_thread_clears_the_hint_of_pending_runs(
 ) -> None:
     """After a state write, queued runs no longer claim their thread has no checkpoint."""
     runs = RunStore(own_pool)
-    queued = await runs.insert_on_new_thread(tenant, **run_row("t3", new_thread=True))
+    queued = await runs.insert_on_new_thread(tenant, run_row("t3", new_thread=True))
     assert queued is not None
     assert queued.payload["new_thread"] is True
     await runs.forget_new_thread(tenant, "t3")
