@@ -50,6 +50,7 @@ RunHook = Callable[[Engine, RunRecord, RunResult], Awaitable[None]]
 """Called after a run ended (completed, interrupted or failed) with its result."""
 
 _IDLE_WAKE = 5.0
+_DUE_REUSE = 1.0
 
 
 class _IdleSlots:
@@ -132,6 +133,10 @@ class WorkerPool:
         self.event_hooks: list[Callable[[RunRecord, RunEvent], None]] = []
         self.owner = engine.owner
         self._wake = _IdleSlots(max(settings.workers, 1))
+        # When the next delayed run or lease expiry falls due, as last read; reused
+        # by idle slots for _DUE_REUSE seconds unless a wake-up notification came.
+        self._due: dt.datetime | None = None
+        self._due_read_at: float | None = None
         self._stopping = False
         self._slots: list[asyncio.Task[None]] = []
         self._listener: asyncio.Task[None] | None = None
@@ -207,6 +212,7 @@ class WorkerPool:
                     delay = 0.2
                     async for note in conn.notifies():
                         if note.channel == WAKE_CHANNEL:
+                            self._due_read_at = None  # it may be a delayed run: read again
                             self._wake.ring()  # one new run: one idle slot looks
                         elif note.channel == CANCEL_CHANNEL:
                             self._on_cancel(note.payload)
@@ -226,7 +232,11 @@ class WorkerPool:
 
     async def _sleep_until_work(self) -> RunRecord | None:
         """Wait for a ring, a due run or lease expiry, or a run handed to this slot."""
-        due = await self.runs.next_due()
+        loop = asyncio.get_running_loop()
+        if self._due_read_at is None or loop.time() - self._due_read_at > _DUE_REUSE:
+            self._due = await self.runs.next_due()
+            self._due_read_at = loop.time()
+        due = self._due
         timeout = _IDLE_WAKE
         if due is not None:
             timeout = max(0.01, min(_IDLE_WAKE, (due - dt.datetime.now(dt.UTC)).total_seconds()))

@@ -78,3 +78,18 @@ async def test_busy_slots_and_delayed_runs_go_through_the_queue(
     assert (second.status, delayed.status) == ("pending", "pending")
     for run in (first, second, delayed):
         assert (await services.run_service.wait_done(tenant, run.run_id)).status == "success"
+
+
+async def test_delayed_run_starts_when_due_while_slots_idle(
+    services: Services, tenant: str
+) -> None:
+    """A delayed run queued while the slot idles starts about when due, not at the idle wake."""
+    await asyncio.sleep(0.2)
+    warm = await services.run_service.create(tenant, "h-5", request(0))
+    await services.run_service.wait_done(tenant, warm.run_id)  # the slot read "next due" now
+    started = asyncio.get_running_loop().time()
+    delayed = await services.run_service.create(tenant, "h-6", request(0, after_seconds=0.3))
+    assert delayed.status == "pending"
+    done = await asyncio.wait_for(services.run_service.wait_done(tenant, delayed.run_id), 3)
+    assert done.status == "success"
+    assert asyncio.get_running_loop().time() - started >= 0.3
