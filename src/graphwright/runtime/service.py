@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 
@@ -336,7 +336,11 @@ class RunService:
         Raises:
             NotFoundError: ``run.not_found``.
         """
-        return await self.result(tenant, await self.wait_done(tenant, run_id, thread_id=thread_id))
+        sub = self.bus.subscribe(run_channel(tenant, run_id), ends_only=True)
+        try:
+            return await self._body_at_end(tenant, run_id, sub, thread_id=thread_id)
+        finally:
+            sub.close()
 
     async def create_and_wait(
         self, tenant: str, thread_id: str | None, request: RunRequest
@@ -344,22 +348,38 @@ class RunService:
         """Queue a run and wait for it; the run and the body of ``/wait``.
 
         The run's channel is followed from before the run exists, so its end
-        cannot be missed, and the body usually arrives with the end message:
-        no database read is needed to answer.
+        cannot be missed and the run row need not be read first.
         """
         run_id = str(uuid.uuid4())
         sub = self.bus.subscribe(run_channel(tenant, run_id), ends_only=True)
         try:
             run = await self.create(tenant, thread_id, request, run_id=run_id)
-            while True:
-                done = await self._next_done(sub)
-                if done is not None and isinstance(done.get("result"), dict):
-                    return run, done["result"]
-                current = await self.runs.get(tenant, run_id)
-                if current.status in TERMINAL:
-                    return run, await self.result(tenant, current)
+            return run, await self._body_at_end(tenant, run_id, sub, read_first=False)
         finally:
             sub.close()
+
+    async def _body_at_end(
+        self,
+        tenant: str,
+        run_id: str,
+        sub: Subscription,
+        *,
+        thread_id: str | None = None,
+        read_first: bool = True,
+    ) -> dict[str, Any]:
+        """The run's ``/wait`` body once it ended: usually carried by its ``done``
+        message, else read from the run row (checked first unless ``read_first`` is off,
+        and again after each ``done``, gap or heartbeat interval)."""
+        read = read_first
+        while True:
+            if read:
+                run = await self.runs.get(tenant, run_id, thread_id=thread_id)
+                if run.status in TERMINAL:
+                    return await self.result(tenant, run)
+            read = True
+            done = await self._next_done(sub)
+            if done is not None and isinstance(done.get("result"), dict):
+                return cast(dict[str, Any], done["result"])
 
     async def _next_done(self, sub: Subscription) -> dict[str, Any] | None:
         """The next ``done`` message, or None when the run must be checked again."""

@@ -182,7 +182,7 @@ class RunEventWriter:
         self._sink.add(self.tenant, self.run_id, self.channel, seq, event, data)
         return seq
 
-    async def end(self, ending: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    async def end(self, ending: Ending) -> dict[str, Any]:
         """End the run once its events are logged, and publish ``done`` with them.
 
         ``ending`` marks the run row ended and returns the ``done`` message (see
