@@ -32,7 +32,16 @@ class Settings(BaseSettings):
         default_factory=lambda: ["graphwright.examples"],
         description="Comma-separated modules (or .py files) with register(registry).",
     )
-    tenant: str = Field(default="default", pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    tenant: str = Field(
+        default="default",
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$",
+        description="Tenant of unauthenticated local use (CLI, embedding, a loopback server).",
+    )
+    worker_tenants: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated tenants whose runs this process's workers claim "
+        "(empty: every tenant's).",
+    )
     pool_min_size: int = Field(default=2, ge=1, le=100)
     pool_max_size: int = Field(default=10, ge=1, le=1000)
     checkpointers: int = Field(
@@ -89,7 +98,7 @@ class Settings(BaseSettings):
     )
     durability: str = Field(default="sync", pattern=r"^(sync|async)$")
 
-    @field_validator("registry_modules", mode="before")
+    @field_validator("registry_modules", "worker_tenants", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         if isinstance(value, str):

@@ -9,8 +9,8 @@ from fastapi import FastAPI
 
 from graphwright.api.limits import BodyLimit
 from graphwright.api.problems import install_problem_handlers
-from graphwright.api.services import open_services
 from graphwright.registry import Registry
+from graphwright.runtime.process import open_runtime
 from graphwright.settings import Settings
 
 __all__ = ["create_app"]
@@ -33,10 +33,10 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_services(
+        async with open_runtime(
             settings, registry=registry, start_workers=start_workers
-        ) as services:
-            app.state.services = services
+        ) as runtime:
+            app.state.services = runtime
             yield
 
     app = FastAPI(

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from graphwright.api.services import Services
+from graphwright.runtime.process import Runtime as Services
 
 __all__ = ["ServicesDep", "TenantDep", "get_services", "get_tenant"]
 

@@ -93,13 +93,15 @@ def run_json(run: RunRecord) -> dict[str, Any]:
         "metadata": run.metadata,
         "multitask_strategy": run.multitask_strategy,
         "kwargs": {
-            "input": payload.get("input"),
-            "command": payload.get("command"),
-            "config": {"configurable": payload.get("configurable") or {}},
-            "context": payload.get("context") or {},
-            "stream_mode": payload.get("stream_mode"),
-            "interrupt_before": payload.get("interrupt_before"),
-            "interrupt_after": payload.get("interrupt_after"),
+            "input": payload.input,
+            "command": None
+            if payload.command is None
+            else payload.command.model_dump(exclude={"has_resume"}, exclude_none=True),
+            "config": {"configurable": payload.configurable, "tags": list(payload.tags)},
+            "context": payload.context,
+            "stream_mode": list(payload.stream_mode),
+            "interrupt_before": payload.interrupt_before,
+            "interrupt_after": payload.interrupt_after,
         },
         "attempts": run.attempts,
         "error": run.error,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
@@ -17,13 +17,22 @@ __all__ = ["RunContext", "expression_context"]
 class RunContext:
     """LangGraph runtime context of one invocation; never checkpointed.
 
+    Node code reads it with LangGraph's ``get_runtime(RunContext).context``.
+
     Attributes:
         tenant: Tenant the run belongs to (empty outside the engine).
         run_id: The run's id (empty outside the engine).
+        values: The runtime ``context`` the run's client sent (the LangGraph Server
+            API's ``context``; ``Engine.run(..., context=...)``).
     """
 
     tenant: str = ""
     run_id: str = ""
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """One value of the client's context (``default`` when absent)."""
+        return self.values.get(key, default)
 
 
 def expression_context(

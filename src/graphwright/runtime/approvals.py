@@ -36,9 +36,9 @@ from graphwright.nodes.approval import parse_decision
 
 # The gate lookup that resume validation uses; shared so both validate alike.
 from graphwright.runtime.decisions import find_gate
-from graphwright.runtime.engine import Engine
 from graphwright.runtime.results import RunResult
 from graphwright.runtime.service import RunRequest, RunService
+from graphwright.runtime.thread_api import ThreadStateAPI
 from graphwright.store.approvals import (
     ApprovalQuery,
     ApprovalRecord,
@@ -105,8 +105,12 @@ def pending_gate(interrupt_id: str, value: Any) -> NewApproval | None:
 class ApprovalService:
     """List, get and decide approvals; the hooks that keep rows in step with runs."""
 
-    def __init__(self, engine: Engine, store: ApprovalStore, run_service: RunService) -> None:
-        self.engine = engine
+    def __init__(
+        self, states: ThreadStateAPI, store: ApprovalStore, run_service: RunService
+    ) -> None:
+        """Read thread state through ``states``; decide by creating runs with ``run_service``."""
+        self.states = states
+        self.catalog = states.catalog
         self.store = store
         self.run_service = run_service
         # Called when a recorded approval has an expiry (the sweeper's wake-up).
@@ -186,7 +190,7 @@ class ApprovalService:
 
     # -- hooks -----------------------------------------------------------------------
 
-    async def record_run_end(self, engine: Engine, run: RunRecord, result: RunResult) -> None:
+    async def record_run_end(self, run: RunRecord, result: RunResult) -> None:
         """Worker hook: make the thread's pending approval rows match its pending gates.
 
         When the gates cannot be read (a workflow error), that is logged and the
@@ -196,12 +200,12 @@ class ApprovalService:
         """
         try:
             if result.status != "interrupted":
-                loaded = await engine.catalog.load(
+                loaded = await self.catalog.load(
                     run.tenant_id, run.assistant_id, run.workflow_version
                 )
                 if not _has_gates(loaded.compiled):
                     return  # a workflow without approval gates has no rows to sync
-            pending, keep = await self._gates(engine, run, result)
+            pending, keep = await self._gates(run, result)
         except GraphwrightError as exc:
             log.error("run %s: cannot read its approval gates: %s", run.run_id, exc)
             return
@@ -228,10 +232,10 @@ class ApprovalService:
         Raises:
             WorkflowConflictError: ``approval.already_decided``; the run is not created.
         """
-        command = run.payload.get("command")
-        if not isinstance(command, Mapping) or "resume" not in command:
+        command = run.payload.command
+        if command is None or not command.has_resume:
             return
-        resume = command["resume"]
+        resume = command.resume
         targets: dict[str, Any] = {}
         if isinstance(resume, Mapping) and resume:
             keys = [str(k) for k in resume]
@@ -273,7 +277,7 @@ class ApprovalService:
     # -- internals -------------------------------------------------------------------
 
     async def _gates(
-        self, engine: Engine, run: RunRecord, result: RunResult
+        self, run: RunRecord, result: RunResult
     ) -> tuple[builtins.list[NewApproval], builtins.list[str]]:
         """The gates to record and the approval ids to keep pending after a run."""
         if result.status == "interrupted":
@@ -281,20 +285,20 @@ class ApprovalService:
             for interrupt in result.interrupts:
                 gate = pending_gate(str(interrupt["id"]), interrupt["value"])
                 if gate is not None:
-                    pending.append(await self._with_timeout(engine, run, gate))
+                    pending.append(await self._with_timeout(run, gate))
             return pending, []
         if result.status == "failed":
             # A failed run records no gate, but rows still pending in the checkpoint
             # (a branch that failed beside a waiting gate) stay pending.
-            state = await engine.get_state(run.thread_id)
+            state = await self.states.get_state(run.tenant_id, run.thread_id)
             return [], [str(i["id"]) for i in state.interrupts]
         return [], []
 
-    async def _with_timeout(self, engine: Engine, run: RunRecord, gate: NewApproval) -> NewApproval:
+    async def _with_timeout(self, run: RunRecord, gate: NewApproval) -> NewApproval:
         """Fill the gate's timeout from its spec when its interrupt value has none."""
         if "timeout" in gate.payload:
             return gate
-        loaded = await engine.catalog.load(run.tenant_id, run.assistant_id, run.workflow_version)
+        loaded = await self.catalog.load(run.tenant_id, run.assistant_id, run.workflow_version)
         workflow = str(gate.payload.get("workflow") or run.assistant_id)
         found = find_gate(loaded.compiled, workflow, gate.node)
         if found is None:
@@ -304,12 +308,11 @@ class ApprovalService:
         return dataclasses.replace(gate, timeout=timeout, on_timeout=on_timeout)
 
     async def _validate(self, tenant: str, record: ApprovalRecord, answer: Any) -> None:
-        engine = self.engine.for_tenant(tenant)
         try:
-            thread = await engine.threads.get(tenant, record.thread_id)
+            thread = await self.states.threads.get(tenant, record.thread_id)
         except NotFoundError as exc:
             raise await self._stale(tenant, record, exc) from exc
-        loaded = await engine.catalog.load(
+        loaded = await self.catalog.load(
             tenant, thread.workflow_id or record.workflow_id, thread.workflow_version
         )
         workflow = str(record.payload.get("workflow") or record.workflow_id)
@@ -328,7 +331,7 @@ class ApprovalService:
         modes: tuple[str, ...] = ("values",)
         try:  # the resume run streams what the interrupted run streamed
             interrupted = await self.run_service.runs.get(tenant, record.run_id)
-            modes = tuple(interrupted.payload.get("stream_mode") or modes)
+            modes = interrupted.payload.stream_mode
         except NotFoundError:
             pass
         request = RunRequest(
@@ -355,7 +358,7 @@ class ApprovalService:
 
     async def _still_pending(self, tenant: str, record: ApprovalRecord) -> bool:
         try:
-            state = await self.engine.for_tenant(tenant).get_state(record.thread_id)
+            state = await self.states.get_state(tenant, record.thread_id)
         except NotFoundError:
             return False
         return any(str(i["id"]) == record.approval_id for i in state.interrupts)

@@ -19,13 +19,12 @@ import psycopg
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from graphwright.runtime.engine import Engine
+from graphwright.runtime.executor import RunExecutor
 from graphwright.runtime.results import RunEvent, RunResult
 from graphwright.runtime.service import RunService
-from graphwright.runtime.worker import WorkerPool
 from graphwright.store.approvals import ApprovalStore
-from graphwright.store.migrations import load_migrations
-from graphwright.store.pool import Pool
+from graphwright.store.migrations import applied_migrations, load_migrations
+from graphwright.store.pool import Pool, ping
 from graphwright.store.runs import RunRecord, RunStore
 
 __all__ = ["CONTENT_TYPE_LATEST", "Check", "Readiness", "ServiceMetrics"]
@@ -46,7 +45,7 @@ class ServiceMetrics:
         runs: RunStore,
         approvals: ApprovalStore,
         run_service: RunService,
-        workers: WorkerPool | None,
+        executor: RunExecutor | None,
     ) -> None:
         self._runs = runs
         self._approvals = approvals
@@ -78,7 +77,7 @@ class ServiceMetrics:
             "Runs executing in this process now.",
             registry=self.registry,
         )
-        active.set_function(lambda: float(workers.active_runs if workers is not None else 0))
+        active.set_function(lambda: float(executor.active_runs if executor is not None else 0))
         self.run_duration = Histogram(
             "graphwright_run_duration_seconds",
             "From a run's creation to its end (queue wait included), observed by this "
@@ -108,7 +107,7 @@ class ServiceMetrics:
             registry=self.registry,
         )
 
-    async def observe_run_end(self, engine: Engine, run: RunRecord, result: RunResult) -> None:
+    async def observe_run_end(self, run: RunRecord, result: RunResult) -> None:
         """Worker hook: observe the run's duration (creation to now)."""
         elapsed = (dt.datetime.now(dt.UTC) - run.created_at).total_seconds()
         self.run_duration.labels(
@@ -203,8 +202,7 @@ class Readiness:
         return Check(name, True, detail)
 
     async def _postgres(self) -> str:
-        async with self._pool.connection(timeout=self._timeout) as conn:
-            await conn.execute("select 1")
+        await ping(self._pool, timeout=self._timeout)
         return "reachable"
 
     async def _redis_ping(self) -> str:
@@ -220,9 +218,7 @@ class Readiness:
         return "reachable"
 
     async def _migrations(self) -> str:
-        async with self._pool.connection(timeout=self._timeout) as conn:
-            cur = await conn.execute("select name from gw_schema_migrations")
-            applied = {row["name"] for row in await cur.fetchall()}
+        applied = await applied_migrations(self._pool, timeout=self._timeout)
         missing = [m.name for m in load_migrations() if m.name not in applied]
         if missing:
             raise _NotReady(f"not applied: {', '.join(missing)}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -11,7 +10,6 @@ __all__ = [
     "CheckpointSummary",
     "PendingApproval",
     "RunEvent",
-    "RunOptions",
     "RunResult",
     "RunStatus",
     "ThreadState",
@@ -208,33 +206,3 @@ class CheckpointSummary:
             "next": list(self.next),
             "values": self.values,
         }
-
-
-ChunkSink = Callable[[tuple[str, ...], str, Any], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """How to execute one run (what the LangGraph Server API lets a client choose).
-
-    Attributes:
-        stream_modes: LangGraph stream modes passed to ``on_chunk``.
-        subgraphs: Whether chunks from subgraphs reach ``on_chunk``.
-        on_chunk: Receives ``(namespace, mode, chunk)`` for ``stream_modes``.
-        interrupt_before: Nodes (or ``"*"``) to pause before.
-        interrupt_after: Nodes (or ``"*"``) to pause after.
-        checkpoint_id: Run from this past checkpoint (a fork).
-        durability: ``sync``, ``async`` or ``exit``; default from settings.
-        configurable: Extra ``configurable`` values (never overriding graphwright's).
-        cancelled_status: Thread status after a cancelled run that checkpointed.
-    """
-
-    stream_modes: tuple[str, ...] = ()
-    subgraphs: bool = False
-    on_chunk: ChunkSink | None = None
-    interrupt_before: Any = None
-    interrupt_after: Any = None
-    checkpoint_id: str | None = None
-    durability: str | None = None
-    configurable: dict[str, Any] = field(default_factory=dict)
-    cancelled_status: str = "failed"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import psycopg
 
@@ -23,16 +23,21 @@ from graphwright.errors import (
     WorkflowConflictError,
 )
 from graphwright.runtime.bus import InProcessBus, Subscription
-from graphwright.runtime.catalog import LoadedWorkflow
+from graphwright.runtime.catalog import Catalog, LoadedWorkflow
 from graphwright.runtime.decisions import resume_value
-from graphwright.runtime.engine import Engine
+from graphwright.runtime.graph_run import RESERVED_CONFIGURABLE, STREAM_MODES
 from graphwright.runtime.serialize import wait_body
-from graphwright.runtime.worker import STREAM_MODES, WorkerPool
+from graphwright.runtime.thread_api import ThreadStateAPI
 from graphwright.runtime.writer import run_channel
 from graphwright.settings import Settings
 from graphwright.store.events import EventLog, StoredEvent
 from graphwright.store.pool import Pool
+from graphwright.store.run_payload import CommandPayload, RunPayload
 from graphwright.store.runs import NewRun, RunRecord, RunStore
+from graphwright.store.threads import ThreadStore
+
+if TYPE_CHECKING:
+    from graphwright.runtime.worker import WorkerPool
 
 __all__ = ["HEARTBEAT", "LAGGING", "TERMINAL", "RunRequest", "RunService"]
 
@@ -68,6 +73,10 @@ class RunRequest:
     on_completion: str = "delete"
     after_seconds: float = 0
     durability: str | None = None
+    thread_metadata: dict[str, Any] = field(default_factory=dict)
+    """Metadata of the thread when the run creates it."""
+    version: int | None = None
+    """Workflow version for a new (or unbound) thread; default: the latest."""
 
 
 class RunService:
@@ -75,14 +84,22 @@ class RunService:
 
     def __init__(
         self,
-        engine: Engine,
+        *,
+        catalog: Catalog,
+        threads: ThreadStore,
+        states: ThreadStateAPI,
         runs: RunStore,
         events: EventLog,
         bus: InProcessBus,
         pool: Pool,
         settings: Settings,
+        owner: str,
     ) -> None:
-        self.engine = engine
+        """Create runs through the stores; ``owner`` is this process's executor identity."""
+        self.catalog = catalog
+        self.threads = threads
+        self.states = states
+        self.owner = owner
         self.runs = runs
         self.events = events
         self.bus = bus
@@ -103,36 +120,42 @@ class RunService:
         request: RunRequest,
         *,
         run_id: str | None = None,
+        here: bool = False,
     ) -> RunRecord:
         """Validate and queue a run; ``thread_id=None`` runs on a new temporary thread.
 
         ``run_id`` is generated unless given (a caller that subscribes to the
-        run's channel before creating it).
+        run's channel before creating it). With ``here``, the run is not queued
+        but claimed for this process's executor (the embedding ``Engine``), and a
+        busy thread is refused with ``thread.busy`` whatever the strategy.
 
         Raises:
             NotFoundError: unknown assistant (``workflow.not_found``) or thread.
             InvalidInputError / ApprovalError: bad input or decision (nothing queued).
             WorkflowConflictError: ``run.busy`` (strategy reject), ``thread.workflow_mismatch``.
         """
-        engine = self.engine.for_tenant(tenant)
         self._check_request(request)
-        loaded = await engine.catalog.load(tenant, request.assistant_id, None)
+        loaded = await self.catalog.load(tenant, request.assistant_id, request.version)
         stateless = thread_id is None
         thread_id = thread_id or str(uuid.uuid4())
         run_id = run_id or str(uuid.uuid4())
         if (stateless or request.if_not_exists == "create") and not request.command:
             run = await self._create_on_new_thread(
-                tenant, thread_id, run_id, request, loaded, stateless=stateless
+                tenant, thread_id, run_id, request, loaded, stateless=stateless, here=here
             )
             if run is not None:
                 return run
         try:
-            thread = await engine.threads.get(tenant, thread_id)
+            thread = await self.threads.get(tenant, thread_id)
         except NotFoundError:
             if not stateless and request.if_not_exists != "create":
                 raise
-            thread = await engine.threads.create(
-                tenant, thread_id, workflow_id=None, workflow_version=None, metadata={}
+            thread = await self.threads.create(
+                tenant,
+                thread_id,
+                workflow_id=None,
+                workflow_version=None,
+                metadata=request.thread_metadata,
             )
         if thread.workflow_id not in (None, request.assistant_id):
             raise WorkflowConflictError(
@@ -142,11 +165,11 @@ class RunService:
             )
         version = thread.workflow_version or loaded.version
         if version != loaded.version:
-            loaded = await engine.catalog.load(tenant, request.assistant_id, version)
+            loaded = await self.catalog.load(tenant, request.assistant_id, version)
         if request.input is not None:
             loaded.compiled.make_input(request.input)  # validation only: raises early
         if request.command and "resume" in request.command:
-            state = await engine.get_state(thread_id)
+            state = await self.states.get_state(tenant, thread_id)
             if not state.interrupts:
                 raise RunStateError(
                     f"thread {thread_id!r} has no pending interrupt to resume",
@@ -155,7 +178,7 @@ class RunService:
             pending = [_Pending(i["id"], i["value"]) for i in state.interrupts]
             resume_value(loaded.compiled, pending, request.command["resume"])
         async with self.pool.connection() as conn, conn.transaction():
-            await engine.threads.bind(
+            await self.threads.bind(
                 conn,
                 tenant,
                 thread_id,
@@ -163,6 +186,12 @@ class RunService:
                 workflow_version=version,
             )
             active = await self.runs.active_on_thread(conn, tenant, thread_id)
+            if active and here:
+                raise WorkflowConflictError(
+                    f"thread {thread_id!r} is busy with run {active[0].run_id!r}",
+                    code="thread.busy",
+                    details={"thread_id": thread_id, "run_id": active[0].run_id},
+                )
             if active and request.multitask_strategy == "reject":
                 raise WorkflowConflictError(
                     f"thread {thread_id!r} is busy with run {active[0].run_id!r}; use "
@@ -176,7 +205,11 @@ class RunService:
                         conn, tenant, other.run_id, request.multitask_strategy
                     )
             run = await self.runs.insert(
-                conn, tenant, self._new_run(request, run_id, thread_id, version, stateless, False)
+                conn,
+                tenant,
+                self._new_run(request, run_id, thread_id, version, stateless, False),
+                owner=self.owner if here else None,
+                lease_seconds=self.settings.lease_seconds,
             )
             if request.command and "resume" in request.command:
                 for hook in self.on_resume:
@@ -193,6 +226,7 @@ class RunService:
         loaded: LoadedWorkflow,
         *,
         stateless: bool,
+        here: bool,
     ) -> RunRecord | None:
         """Create the thread, bound to the workflow, and queue the run, in one statement.
 
@@ -203,6 +237,10 @@ class RunService:
         if request.input is not None:
             loaded.compiled.make_input(request.input)  # validation only: raises early
         new = self._new_run(request, run_id, thread_id, loaded.version, stateless, True)
+        if here:
+            return await self.runs.insert_on_new_thread(
+                tenant, new, owner=self.owner, lease_seconds=self.settings.lease_seconds
+            )
         # An idle run slot of this process takes the run at once: no queue round trip.
         workers = self.local_workers
         slot = None
@@ -213,7 +251,7 @@ class RunService:
         run: RunRecord | None = None
         try:
             run = await self.runs.insert_on_new_thread(
-                tenant, new, owner=workers.owner, lease_seconds=self.settings.lease_seconds
+                tenant, new, owner=self.owner, lease_seconds=self.settings.lease_seconds
             )
             return run
         finally:
@@ -237,6 +275,7 @@ class RunService:
             workflow_version=version,
             payload=_payload(request, stateless=stateless, new_thread=new_thread),
             metadata=request.metadata,
+            thread_metadata=request.thread_metadata,
             multitask_strategy=request.multitask_strategy,
             max_attempts=self.settings.run_max_attempts,
             after_seconds=request.after_seconds,
@@ -256,6 +295,7 @@ class RunService:
                         "message": f"unsupported stream mode {mode!r} (supported: {allowed})",
                     }
                 )
+        problems.extend(_config_problems(request.config))
         if request.multitask_strategy not in STRATEGIES:
             problems.append(
                 {
@@ -293,10 +333,9 @@ class RunService:
         if updated.status == "interrupted" and action == "rollback":
             await self.runs.delete(tenant, run_id)
         if updated.status == "interrupted":
-            engine = self.engine.for_tenant(tenant)
-            thread = await engine.threads.get(tenant, thread_id)
+            thread = await self.threads.get(tenant, thread_id)
             if thread.status == "running" and thread.run_id == run_id:
-                await engine.threads.mark(tenant, thread_id, status="idle")
+                await self.threads.mark(tenant, thread_id, status="idle")
             await self.bus.publish(
                 run_channel(tenant, run_id), {"done": True, "status": "interrupted"}
             )
@@ -398,7 +437,7 @@ class RunService:
             return wait_body(values={}, error=run.error or {})
         # Runs that ended without a stored result (cancelled): the thread's state now.
         try:
-            state = await self.engine.for_tenant(tenant).get_state(run.thread_id)
+            state = await self.states.get_state(tenant, run.thread_id)
         except NotFoundError:
             return {}
         return wait_body(values=state.values, interrupts=state.interrupts)
@@ -493,7 +532,7 @@ class RunService:
         Without ``after`` the stream starts with the thread's latest run. It never
         ends by itself; :data:`HEARTBEAT` is yielded while nothing happens.
         """
-        await self.engine.for_tenant(tenant).threads.get(tenant, thread_id)
+        await self.threads.get(tenant, thread_id)
         self.admit()
         sub = self.bus.subscribe(thread_channel(tenant, thread_id))
         self.active_streams += 1
@@ -516,7 +555,7 @@ class RunService:
                     yield f"{run.run_id}:0", StoredEvent(0, "metadata", {"run_id": run.run_id})
                 run_modes = modes
                 if run_modes is None:
-                    run_modes = frozenset(run.payload.get("stream_mode") or ["values"])
+                    run_modes = frozenset(run.payload.stream_mode)
                 async for event in self.follow(tenant, run.run_id, after=start, modes=run_modes):
                     if event is HEARTBEAT:
                         yield "", event
@@ -566,26 +605,68 @@ class _Pending:
     value: Any
 
 
-def _payload(request: RunRequest, *, stateless: bool, new_thread: bool) -> dict[str, Any]:
-    configurable = dict((request.config or {}).get("configurable") or {})
-    payload: dict[str, Any] = {
-        "input": request.input,
-        "command": request.command,
-        "stream_mode": list(request.stream_mode),
-        "stream_subgraphs": request.stream_subgraphs,
-        "interrupt_before": request.interrupt_before,
-        "interrupt_after": request.interrupt_after,
-        "checkpoint_id": request.checkpoint_id,
-        "durability": request.durability,
-        "configurable": {k: v for k, v in configurable.items() if _plain(v)},
-        "context": request.context,
-        "stateless": stateless,
-        "on_completion": request.on_completion,
-        # Queued on a thread created with it: no checkpoint exists to read first.
-        "new_thread": new_thread,
-    }
-    return payload
+def _payload(request: RunRequest, *, stateless: bool, new_thread: bool) -> RunPayload:
+    config = request.config or {}
+    configurable = dict(config.get("configurable") or {})
+    command = None
+    if request.command:
+        command = CommandPayload(
+            resume=request.command.get("resume"),
+            update=request.command.get("update"),
+            goto=request.command.get("goto"),
+            has_resume="resume" in request.command,
+        )
+    return RunPayload(
+        input=request.input,
+        command=command,
+        stream_mode=tuple(request.stream_mode),
+        stream_subgraphs=request.stream_subgraphs,
+        interrupt_before=request.interrupt_before,
+        interrupt_after=request.interrupt_after,
+        checkpoint_id=request.checkpoint_id or configurable.get("checkpoint_id"),
+        durability=request.durability,
+        configurable={k: v for k, v in configurable.items() if k not in RESERVED_CONFIGURABLE},
+        tags=tuple(config.get("tags") or ()),
+        recursion_limit=config.get("recursion_limit"),
+        context=request.context,
+        stateless=stateless,
+        on_completion=request.on_completion,
+        new_thread=new_thread,
+    )
 
 
-def _plain(value: Any) -> bool:
-    return value is None or isinstance(value, str | int | float | bool)
+_CONFIG_KEYS = frozenset({"configurable", "tags", "recursion_limit", "metadata", "callbacks"})
+
+
+def _config_problems(config: dict[str, Any] | None) -> list[dict[str, str]]:
+    """Problems of a run's ``config``: options graphwright cannot honour are refused."""
+    problems: list[dict[str, str]] = []
+    for key, value in (config or {}).items():
+        pointer = f"/config/{key}"
+        if key not in _CONFIG_KEYS:
+            problems.append(
+                {
+                    "pointer": pointer,
+                    "message": f"config option {key!r} is not supported "
+                    "(supported: configurable, tags, recursion_limit)",
+                }
+            )
+        elif key == "configurable" and not isinstance(value, dict):
+            problems.append({"pointer": pointer, "message": "must be an object"})
+        elif key == "tags" and (
+            not isinstance(value, list) or not all(isinstance(t, str) for t in value)
+        ):
+            problems.append({"pointer": pointer, "message": "must be a list of strings"})
+        elif key == "recursion_limit" and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            problems.append({"pointer": pointer, "message": "must be a positive integer"})
+        elif key in ("metadata", "callbacks") and value not in (None, {}, []):
+            problems.append(
+                {
+                    "pointer": pointer,
+                    "message": f"config.{key} is not supported"
+                    + ("; use the run's metadata" if key == "metadata" else ""),
+                }
+            )
+    return problems

@@ -1,14 +1,16 @@
-"""LangGraph Server state operations on threads: snapshots, state updates, copies.
+"""Thread state: graphwright's view (state, history) and LangGraph Server's (snapshots,
+state updates, copies).
 
 Snapshots carry public thread ids (never the checkpointer's tenant-qualified
-keys) and the document's fields only; see :class:`ThreadStateAPI`.
+keys) and the document's fields only; see :class:`ThreadStateAPI`. Every call
+takes the tenant it acts for.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from langgraph.errors import InvalidUpdateError
 from langgraph.types import StateSnapshot
@@ -21,31 +23,105 @@ from graphwright.errors import (
 )
 from graphwright.graphs.spec import MapNodeSpec, WorkflowSpec
 from graphwright.nodes.map import gather_name
-from graphwright.runtime.catalog import LoadedWorkflow
-from graphwright.runtime.history import read_state
+from graphwright.runtime.catalog import Catalog, LoadedWorkflow
+from graphwright.runtime.checkpoints import Checkpoints, thread_key
+from graphwright.runtime.history import read_history
+from graphwright.runtime.results import CheckpointSummary, PendingApproval, ThreadState
+from graphwright.runtime.serialize import jsonable
+from graphwright.store.pool import Pool
 from graphwright.store.thread_copy import copy_thread
-from graphwright.store.threads import ThreadRecord, ThreadStatus
-
-if TYPE_CHECKING:
-    from graphwright.runtime.engine import Engine
+from graphwright.store.threads import ThreadRecord, ThreadStatus, ThreadStore
 
 __all__ = ["ThreadStateAPI"]
 
 
 class ThreadStateAPI:
-    """The LangGraph Server state API of an (open) engine, for the engine's tenant.
+    """Read and change the state of threads, for any tenant.
 
     ::
 
-        snapshot = await ThreadStateAPI(engine.for_tenant(tenant)).snapshot(thread_id)
+        state = await ThreadStateAPI(catalog, threads, checkpoints, pool).get_state(tenant, id)
     """
 
-    def __init__(self, engine: Engine) -> None:
-        """Act through ``engine`` (its tenant, thread store, catalog and savers)."""
-        self._engine = engine
+    def __init__(
+        self, catalog: Catalog, threads: ThreadStore, checkpoints: Checkpoints, pool: Pool
+    ) -> None:
+        """Act through the workflow catalog, the thread rows and the checkpoints."""
+        self.catalog = catalog
+        self.threads = threads
+        self.checkpoints = checkpoints
+        self._pool = pool
+
+    async def load_thread(self, tenant: str, thread: ThreadRecord) -> LoadedWorkflow | None:
+        """The workflow version a thread runs, or None for a thread with no run yet."""
+        if thread.workflow_id is None or thread.workflow_version is None:
+            return None
+        return await self.catalog.load(tenant, thread.workflow_id, thread.workflow_version)
+
+    async def get_state(self, tenant: str, thread_id: str) -> ThreadState:
+        """Current values, next nodes and pending approvals of a thread.
+
+        Raises:
+            NotFoundError: ``thread.not_found``.
+        """
+        thread = await self.threads.get(tenant, thread_id)
+        loaded = await self.load_thread(tenant, thread)
+        common: dict[str, Any] = {
+            "thread_id": thread.thread_id,
+            "status": thread.status,
+            "run_id": thread.run_id,
+            "metadata": thread.metadata,
+            "error": thread.error,
+            "created_at": thread.created_at,
+            "updated_at": thread.updated_at,
+        }
+        if loaded is None:
+            return ThreadState(
+                **common,
+                workflow_id=None,
+                workflow_version=None,
+                values={},
+                next=(),
+                approvals=(),
+                checkpoint_id=None,
+                interrupts=(),
+            )
+        snapshot = await self.checkpoints.state(loaded, tenant, thread_id)
+        return ThreadState(
+            **common,
+            workflow_id=thread.workflow_id,
+            workflow_version=thread.workflow_version,
+            values=loaded.compiled.state.dump(snapshot.values),
+            next=snapshot.next,
+            approvals=tuple(
+                PendingApproval.from_interrupt(i.id, i.value) for i in snapshot.interrupts
+            ),
+            checkpoint_id=snapshot.checkpoint_id,
+            interrupts=tuple({"value": jsonable(i.value), "id": i.id} for i in snapshot.interrupts),
+        )
+
+    async def history(
+        self, tenant: str, thread_id: str, *, limit: int = 10, before: str | None = None
+    ) -> list[CheckpointSummary]:
+        """Checkpoints of a thread, newest first, paged with ``limit`` / ``before``.
+
+        Raises:
+            NotFoundError: ``thread.not_found``.
+        """
+        thread = await self.threads.get(tenant, thread_id)
+        loaded = await self.load_thread(tenant, thread)
+        if loaded is None:
+            return []
+        return await read_history(
+            self.checkpoints.graph(loaded, thread_id),
+            thread_key(tenant, thread_id),
+            loaded.compiled,
+            limit=max(1, min(limit, 1000)),
+            before=before,
+        )
 
     async def snapshot(
-        self, thread_id: str, checkpoint_id: str | None = None
+        self, tenant: str, thread_id: str, checkpoint_id: str | None = None
     ) -> StateSnapshot | None:
         """LangGraph's snapshot of a thread: the latest, or the one at ``checkpoint_id``.
 
@@ -60,15 +136,14 @@ class ThreadStateAPI:
             NotFoundError: ``thread.not_found``; ``checkpoint.not_found`` when the
                 thread has no checkpoint ``checkpoint_id``.
         """
-        engine = self._engine
-        thread = await engine.threads.get(engine.tenant, thread_id)
-        loaded = await engine._load_thread(thread)
+        thread = await self.threads.get(tenant, thread_id)
+        loaded = await self.load_thread(tenant, thread)
         if loaded is None:
             if checkpoint_id is not None:
                 raise _checkpoint_not_found(thread_id, checkpoint_id)
             return None
-        snap = await engine._graph(loaded, thread_id).aget_state(
-            self._state_config(thread_id, checkpoint_id)
+        snap = await self.checkpoints.graph(loaded, thread_id).aget_state(
+            _state_config(tenant, thread_id, checkpoint_id)
         )
         if checkpoint_id is not None and snap.metadata is None:
             raise _checkpoint_not_found(thread_id, checkpoint_id)
@@ -76,6 +151,7 @@ class ThreadStateAPI:
 
     async def snapshot_history(
         self,
+        tenant: str,
         thread_id: str,
         *,
         limit: int = 10,
@@ -93,17 +169,16 @@ class ThreadStateAPI:
         Raises:
             NotFoundError: ``thread.not_found``.
         """
-        engine = self._engine
-        thread = await engine.threads.get(engine.tenant, thread_id)
-        loaded = await engine._load_thread(thread)
+        thread = await self.threads.get(tenant, thread_id)
+        loaded = await self.load_thread(tenant, thread)
         if loaded is None:
             return []
-        graph = engine._graph(loaded, thread_id)
-        before_config = self._state_config(thread_id, before) if before else None
+        graph = self.checkpoints.graph(loaded, thread_id)
+        before_config = _state_config(tenant, thread_id, before) if before else None
         return [
             _public_snapshot(loaded, thread_id, snap)
             async for snap in graph.aget_state_history(
-                self._state_config(thread_id),
+                _state_config(tenant, thread_id),
                 filter=dict(metadata) if metadata else None,
                 before=before_config,
                 limit=max(1, min(limit, 1000)),
@@ -112,6 +187,7 @@ class ThreadStateAPI:
 
     async def update_state(
         self,
+        tenant: str,
         thread_id: str,
         values: Mapping[str, Any] | None,
         *,
@@ -137,15 +213,14 @@ class ThreadStateAPI:
                 when LangGraph cannot tell which node the update comes from);
                 ``state.unknown_node``.
         """
-        engine = self._engine
-        thread = await engine.threads.get(engine.tenant, thread_id)
+        thread = await self.threads.get(tenant, thread_id)
         if thread.status == "running":
             raise WorkflowConflictError(
                 f"thread {thread_id!r} is busy with run {thread.run_id!r}",
                 code="thread.busy",
                 details={"thread_id": thread_id, "run_id": thread.run_id},
             )
-        loaded = await engine._load_thread(thread)
+        loaded = await self.load_thread(tenant, thread)
         if loaded is None:
             raise RunStateError(
                 f"thread {thread_id!r} has no workflow yet: run it first, or create it with "
@@ -159,12 +234,12 @@ class ThreadStateAPI:
             if values is None
             else loaded.compiled.state.validate_update(as_node or "update_state", values)
         )
-        graph = engine._graph(loaded, thread_id)
+        graph = self.checkpoints.graph(loaded, thread_id)
         if checkpoint_id is not None:
-            await self.snapshot(thread_id, checkpoint_id)  # raises checkpoint.not_found
+            await self.snapshot(tenant, thread_id, checkpoint_id)  # raises checkpoint.not_found
         try:
             written = await graph.aupdate_state(
-                self._state_config(thread_id, checkpoint_id), update, as_node=node
+                _state_config(tenant, thread_id, checkpoint_id), update, as_node=node
             )
         except InvalidUpdateError as exc:
             raise InvalidInputError(
@@ -172,15 +247,17 @@ class ThreadStateAPI:
                 code="state.invalid_update",
                 details={"node": as_node},
             ) from None
-        after = await read_state(graph, engine._key(thread_id))
+        after = await self.checkpoints.state(loaded, tenant, thread_id)
         if after.interrupts:
             status: ThreadStatus = "interrupted"
         else:
             status = "completed" if thread.status == "completed" and not after.next else "idle"
-        await engine.threads.settle_status(engine.tenant, thread_id, status)
+        await self.threads.settle_status(tenant, thread_id, status)
         return str(written["configurable"]["checkpoint_id"])
 
-    async def copy_thread(self, thread_id: str, new_thread_id: str | None = None) -> ThreadRecord:
+    async def copy_thread(
+        self, tenant: str, thread_id: str, new_thread_id: str | None = None
+    ) -> ThreadRecord:
         """Copy a thread: same workflow binding and metadata, and all its checkpoints.
 
         Runs, events and approval records are not copied. A running source gives
@@ -190,25 +267,22 @@ class ThreadStateAPI:
             NotFoundError: ``thread.not_found``.
             WorkflowConflictError: ``thread.exists`` when ``new_thread_id`` is taken.
         """
-        engine = self._engine
         target = new_thread_id or str(uuid.uuid4())
         return await copy_thread(
-            engine._database.pool,
-            engine.tenant,
+            self._pool,
+            tenant,
             thread_id,
             target,
-            source_key=engine._key(thread_id),
-            target_key=engine._key(target),
+            source_key=thread_key(tenant, thread_id),
+            target_key=thread_key(tenant, target),
         )
 
-    def _state_config(self, thread_id: str, checkpoint_id: str | None = None) -> dict[str, Any]:
-        configurable: dict[str, Any] = {
-            "thread_id": self._engine._key(thread_id),
-            "checkpoint_ns": "",
-        }
-        if checkpoint_id is not None:
-            configurable["checkpoint_id"] = checkpoint_id
-        return {"configurable": configurable}
+
+def _state_config(tenant: str, thread_id: str, checkpoint_id: str | None = None) -> dict[str, Any]:
+    configurable: dict[str, Any] = {"thread_id": thread_key(tenant, thread_id), "checkpoint_ns": ""}
+    if checkpoint_id is not None:
+        configurable["checkpoint_id"] = checkpoint_id
+    return {"configurable": configurable}
 
 
 def _public_snapshot(loaded: LoadedWorkflow, thread_id: str, snap: StateSnapshot) -> StateSnapshot:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from graphwright.store.pool import Pool
 
-__all__ = ["delete_run_checkpoints"]
+__all__ = ["delete_run_checkpoints", "setup_checkpointer"]
 
 
 async def delete_run_checkpoints(pool: Pool, thread_key: str, run_id: str) -> int:
@@ -31,3 +33,19 @@ async def delete_run_checkpoints(pool: Pool, thread_key: str, run_id: str) -> in
                 ),
             )
         return len(rows)
+
+
+_SETUP_LOCK = 7_311_402_118  # advisory lock key around the checkpointer's own migrations
+
+
+async def setup_checkpointer(pool: Pool, setup: Callable[[], Awaitable[None]]) -> None:
+    """Run the checkpointer's own migrations (``setup``) under an advisory lock.
+
+    Processes starting together against one database then migrate one at a time.
+    """
+    async with pool.connection() as conn:
+        await conn.execute("select pg_advisory_lock(%s)", (_SETUP_LOCK,))
+        try:
+            await setup()
+        finally:
+            await conn.execute("select pg_advisory_unlock(%s)", (_SETUP_LOCK,))

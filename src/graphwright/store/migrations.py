@@ -20,7 +20,13 @@ from psycopg_pool import AsyncConnectionPool
 
 from graphwright.errors import ConfigurationError
 
-__all__ = ["MIGRATIONS_LOCK_KEY", "Migration", "apply_migrations", "load_migrations"]
+__all__ = [
+    "MIGRATIONS_LOCK_KEY",
+    "Migration",
+    "applied_migrations",
+    "apply_migrations",
+    "load_migrations",
+]
 
 MIGRATIONS_LOCK_KEY = 0x67776D6967726174
 """Advisory lock key held while migrating (the ASCII bytes of ``gwmigrat``).
@@ -124,6 +130,17 @@ async def apply_migrations(
         finally:
             await conn.execute("select pg_advisory_unlock(%s)", (MIGRATIONS_LOCK_KEY,))
     return applied
+
+
+async def applied_migrations(
+    pool: AsyncConnectionPool[AsyncConnection[Any]],
+    *,
+    timeout: float,  # noqa: ASYNC109 - the pool's own wait for a connection
+) -> set[str]:
+    """Names of the migrations applied to the database (waits ``timeout`` for a connection)."""
+    async with pool.connection(timeout=timeout) as conn:
+        cur = await conn.execute("select name from gw_schema_migrations")
+        return {row["name"] for row in await cur.fetchall()}
 
 
 def _check_unchanged(migrations: list[Migration], recorded: dict[str, str]) -> None:

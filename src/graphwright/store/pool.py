@@ -12,7 +12,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from graphwright.errors import ConfigurationError
 
-__all__ = ["Pool", "mask_url", "open_pool"]
+__all__ = ["Pool", "mask_url", "open_pool", "ping"]
 
 Pool: TypeAlias = AsyncConnectionPool[AsyncConnection[DictRow]]
 """A pool of autocommit connections returning rows as dicts (what the stores expect)."""
@@ -82,6 +82,16 @@ async def open_pool(
         await pool.close()
         raise _unavailable(shown, f"pool not ready after {connect_timeout:g}s") from exc
     return pool
+
+
+async def ping(
+    pool: Pool,
+    *,
+    timeout: float,  # noqa: ASYNC109 - the pool's own wait for a connection
+) -> None:
+    """Run a trivial query (waits ``timeout`` for a connection); raises when unreachable."""
+    async with pool.connection(timeout=timeout) as conn:
+        await conn.execute("select 1")
 
 
 def _unavailable(shown_url: str, reason: str) -> ConfigurationError:

@@ -10,7 +10,8 @@ per thread is ``running`` (a partial unique index guards it). Claims past
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping, Sequence
+import dataclasses
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -20,6 +21,7 @@ from psycopg.types.json import Jsonb
 
 from graphwright.errors import NotFoundError
 from graphwright.store.pool import Pool
+from graphwright.store.run_payload import RunPayload
 
 __all__ = [
     "ACTIVE",
@@ -29,6 +31,7 @@ __all__ = [
     "RunRecord",
     "RunStatus",
     "RunStore",
+    "listen",
 ]
 
 RunStatus = Literal["pending", "running", "success", "error", "timeout", "interrupted"]
@@ -41,11 +44,6 @@ _COLUMNS = (
     " multitask_strategy, attempts, max_attempts, lease_owner, lease_expires_at, not_before,"
     " cancel_action, error, created_at, updated_at, result"
 )
-_INSERT = (
-    "insert into gw_runs (tenant_id, run_id, thread_id, assistant_id, workflow_version,"
-    " payload, metadata, multitask_strategy, max_attempts, not_before)"
-)
-_NOT_BEFORE = "now() + make_interval(secs => %s::float8)"
 
 
 @dataclass(frozen=True)
@@ -53,8 +51,7 @@ class RunRecord:
     """One row of ``gw_runs``.
 
     Attributes:
-        payload: What to run: ``input`` or ``command``, ``stream_mode``,
-            ``interrupt_before``/``after``, ``checkpoint_id``, ``durability``, ...
+        payload: What to run (the typed :class:`RunPayload`).
         cancel_action: ``interrupt`` or ``rollback`` once cancellation is asked.
     """
 
@@ -64,7 +61,7 @@ class RunRecord:
     assistant_id: str
     workflow_version: int
     status: RunStatus
-    payload: dict[str, Any]
+    payload: RunPayload
     metadata: dict[str, Any]
     multitask_strategy: str
     attempts: int
@@ -87,15 +84,16 @@ class NewRun:
     thread_id: str
     assistant_id: str
     workflow_version: int
-    payload: Mapping[str, Any]
+    payload: RunPayload
     metadata: Mapping[str, Any]
     multitask_strategy: str
     max_attempts: int
     after_seconds: float = 0
+    thread_metadata: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def _record(row: Mapping[str, Any]) -> RunRecord:
-    return RunRecord(**row)
+    return RunRecord(**{**row, "payload": RunPayload.model_validate(row["payload"] or {})})
 
 
 class RunStore:
@@ -106,27 +104,45 @@ class RunStore:
         self._pool = pool
 
     async def insert(
-        self, conn: psycopg.AsyncConnection[Any], tenant: str, new: NewRun
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        tenant: str,
+        new: NewRun,
+        *,
+        owner: str | None = None,
+        lease_seconds: float = 0,
     ) -> RunRecord:
-        """Insert a pending run on ``conn`` (inside the caller's transaction) and wake workers."""
-        # The wake-up is sent with the insert (delivered when the caller commits).
+        """Insert a run on ``conn`` (inside the caller's transaction).
+
+        Pending, waking workers when the caller commits; or, with ``owner``,
+        claimed at once for the caller's process (``running``, first attempt,
+        leased for ``lease_seconds``). The caller must have checked, under the
+        thread's lock, that no other run is active on the thread.
+        """
         cur = await conn.execute(
-            f"with r as ({_INSERT} values (%s, %s, %s, %s, %s, %s, %s, %s, %s, {_NOT_BEFORE})"
-            f" returning {_COLUMNS}) select r.* from r, pg_notify(%s, %s) as n",
-            (
-                tenant,
-                new.run_id,
-                new.thread_id,
-                new.assistant_id,
-                new.workflow_version,
-                Jsonb(dict(new.payload)),
-                Jsonb(dict(new.metadata)),
-                new.multitask_strategy,
-                new.max_attempts,
-                new.after_seconds,
-                WAKE_CHANNEL,
-                tenant,
-            ),
+            f"with r as ({_INSERT_CLAIMED} values (%(tenant)s, %(run)s, %(thread)s,"
+            " %(workflow)s, %(version)s, %(payload)s, %(metadata)s, %(strategy)s,"
+            " %(max_attempts)s, now() + make_interval(secs => %(after)s::float8),"
+            f" case when {_CLAIMED} then 'running' else 'pending' end,"
+            f" case when {_CLAIMED} then 1 else 0 end, %(owner)s, {_LEASE})"
+            f" returning {_COLUMNS})"
+            " select r.* from r left join"
+            f" (select pg_notify(%(channel)s, %(tenant)s) where not {_CLAIMED}) as n on true",
+            {
+                "tenant": tenant,
+                "run": new.run_id,
+                "thread": new.thread_id,
+                "workflow": new.assistant_id,
+                "version": new.workflow_version,
+                "payload": Jsonb(new.payload.to_json()),
+                "metadata": Jsonb(dict(new.metadata)),
+                "strategy": new.multitask_strategy,
+                "max_attempts": new.max_attempts,
+                "after": new.after_seconds,
+                "owner": owner,
+                "lease": lease_seconds,
+                "channel": WAKE_CHANNEL,
+            },
         )
         row = await cur.fetchone()
         assert row is not None  # INSERT ... RETURNING returns the row
@@ -152,8 +168,9 @@ class RunStore:
                     "run": new.run_id,
                     "workflow": new.assistant_id,
                     "version": new.workflow_version,
-                    "payload": Jsonb(dict(new.payload)),
+                    "payload": Jsonb(new.payload.to_json()),
                     "metadata": Jsonb(dict(new.metadata)),
+                    "thread_metadata": Jsonb(dict(new.thread_metadata)),
                     "strategy": new.multitask_strategy,
                     "max_attempts": new.max_attempts,
                     "after": new.after_seconds,
@@ -245,8 +262,10 @@ class RunStore:
                 )
             return [_record(r) for r in await cur.fetchall()]
 
-    async def claim(self, owner: str, lease_seconds: float) -> RunRecord | None:
-        """Claim the oldest runnable run of any tenant, or None.
+    async def claim(
+        self, owner: str, lease_seconds: float, *, tenants: Sequence[str] | None = None
+    ) -> RunRecord | None:
+        """Claim the oldest runnable run of any tenant (of ``tenants``, when given), or None.
 
         Runnable: pending and due, with no running run and no older pending run on
         its thread; or running with an expired lease (its worker died). The claim
@@ -257,13 +276,54 @@ class RunStore:
         for _ in range(5):
             try:
                 async with self._pool.connection() as conn:
-                    cur = await conn.execute(_CLAIM, {"owner": owner, "lease": lease_seconds})
+                    cur = await conn.execute(
+                        _CLAIM,
+                        {
+                            "owner": owner,
+                            "lease": lease_seconds,
+                            "tenants": None if tenants is None else list(tenants),
+                        },
+                    )
                     row = await cur.fetchone()
                 return None if row is None else _record(row)
             except psycopg.errors.UniqueViolation:
                 # Another worker claimed a sibling run of the same thread first.
                 continue
         return None
+
+    async def reclaim(
+        self, tenant: str, run_id: str, *, owner: str, lease_seconds: float, max_attempts: int
+    ) -> RunRecord | None:
+        """Claim one run again to continue it under its own id, or None if it is held.
+
+        The run must have failed (``error`` or ``timeout``) or be ``running`` with
+        an expired lease (its process died), and be the thread's only active run.
+        It gets a fresh budget of ``max_attempts`` claims on top of those used.
+        """
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "update gw_runs r set status = 'running', attempts = r.attempts + 1,"
+                " max_attempts = r.attempts + %(max)s, error = null, result = null,"
+                " cancel_action = null, lease_owner = %(owner)s,"
+                " lease_expires_at = now() + make_interval(secs => %(lease)s::float8),"
+                " updated_at = now()"
+                " where r.tenant_id = %(tenant)s and r.run_id = %(run)s"
+                " and (r.status in ('error', 'timeout')"
+                "  or (r.status = 'running' and r.lease_expires_at < now()))"
+                " and not exists (select 1 from gw_runs a where a.tenant_id = r.tenant_id"
+                "  and a.thread_id = r.thread_id and a.status in ('running', 'pending')"
+                "  and a.run_id <> r.run_id)"
+                " returning " + ", ".join(f"r.{c.strip()}" for c in _COLUMNS.split(",")),
+                {
+                    "tenant": tenant,
+                    "run": run_id,
+                    "owner": owner,
+                    "lease": lease_seconds,
+                    "max": max_attempts,
+                },
+            )
+            row = await cur.fetchone()
+        return None if row is None else _record(row)
 
     async def renew(
         self, tenant: str, run_id: str, *, owner: str, lease_seconds: float
@@ -378,11 +438,26 @@ class RunStore:
             return {r["run_id"]: r["status"] for r in await cur.fetchall()}
 
 
+async def listen(database_url: str) -> AsyncIterator[tuple[str | None, str]]:
+    """Run wake-ups and cancellation requests, on a dedicated connection.
+
+    Yields ``(None, "")`` once listening, then ``(channel, payload)`` per
+    notification. Raises ``psycopg.Error`` when the connection is lost.
+    """
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute(f"listen {WAKE_CHANNEL}")
+        await conn.execute(f"listen {CANCEL_CHANNEL}")
+        yield None, ""
+        async for note in conn.notifies():
+            yield note.channel, note.payload
+
+
 _CLAIM = (
     "with candidate as ("
     " select r.tenant_id, r.run_id from gw_runs r"
     " where ((r.status = 'pending' and r.not_before <= now())"
     "   or (r.status = 'running' and r.lease_expires_at < now()))"
+    " and (%(tenants)s::text[] is null or r.tenant_id = any(%(tenants)s::text[]))"
     " and not exists (select 1 from gw_runs a where a.tenant_id = r.tenant_id"
     "   and a.thread_id = r.thread_id and a.status = 'running' and a.run_id <> r.run_id)"
     " and not exists (select 1 from gw_runs p where r.status = 'pending'"
@@ -397,12 +472,17 @@ _CLAIM = (
 )
 _CLAIMED = "%(owner)s::text is not null"
 _LEASE = f"case when {_CLAIMED} then now() + make_interval(secs => %(lease)s::float8) end"
+_INSERT_CLAIMED = (
+    "insert into gw_runs (tenant_id, run_id, thread_id, assistant_id, workflow_version,"
+    " payload, metadata, multitask_strategy, max_attempts, not_before,"
+    " status, attempts, lease_owner, lease_expires_at)"
+)
 _INSERT_ON_NEW_THREAD = (
     "with t as (insert into gw_threads (tenant_id, thread_id, workflow_id, workflow_version,"
     " metadata, status, run_id, lease_owner, lease_expires_at)"
-    " values (%(tenant)s, %(thread)s, %(workflow)s, %(version)s, '{}',"
+    " values (%(tenant)s, %(thread)s, %(workflow)s, %(version)s, %(thread_metadata)s,"
     f" case when {_CLAIMED} then 'running' else 'idle' end,"
-    f" case when {_CLAIMED} then %(run)s end, %(owner)s, {_LEASE})"
+    f" case when {_CLAIMED} then %(run)s end, %(owner)s, null)"
     " on conflict (tenant_id, thread_id) do nothing returning thread_id),"
     " r as (insert into gw_runs (tenant_id, run_id, thread_id, assistant_id, workflow_version,"
     " payload, metadata, multitask_strategy, max_attempts, not_before,"

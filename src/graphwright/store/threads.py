@@ -328,11 +328,12 @@ class ThreadStore:
         *,
         run_id: str,
         owner: str,
-        lease_seconds: float,
     ) -> ThreadRecord:
-        """Mark a thread running under ``run_id`` whatever its status.
+        """Mark a thread running under ``run_id`` for ``owner`` whatever its status.
 
-        For callers that already hold exclusivity elsewhere (a claimed run row).
+        For the executor of a claimed run: the run row's lease is what grants
+        exclusivity, so the thread's own lease has no expiry; ``owner`` fences the
+        thread's later status updates (:meth:`mark`).
 
         Raises:
             NotFoundError: ``thread.not_found``.
@@ -340,11 +341,10 @@ class ThreadStore:
         async with self._pool.connection() as conn:
             cur = await conn.execute(
                 "update gw_threads set status = 'running', run_id = %s, error = null,"
-                " lease_owner = %s,"
-                " lease_expires_at = now() + make_interval(secs => %s::float8),"
+                " lease_owner = %s, lease_expires_at = null,"
                 " updated_at = now() where tenant_id = %s and thread_id = %s"
                 " returning " + _COLUMNS,
-                (run_id, owner, lease_seconds, tenant, thread_id),
+                (run_id, owner, tenant, thread_id),
             )
             row = await cur.fetchone()
         if row is None:

@@ -11,8 +11,9 @@ import pytest
 from graphwright.errors import InvalidInputError, NotFoundError
 from graphwright.registry import Registry
 from graphwright.runtime.engine import Engine
-from graphwright.runtime.results import RunOptions
 from graphwright.store import Pool
+from graphwright.store.run_payload import RunPayload
+from graphwright.store.runs import NewRun
 
 pytestmark = pytest.mark.integration
 
@@ -169,27 +170,36 @@ async def test_queued_run_stopped_before_start_settles_its_thread(
     """A claimed run whose input no longer fits fails and leaves its thread failed, not running."""
     engine = await open_engine(Producer({"result": "ok"}).registry())
     published = await engine.publish(DOC)
+    runtime = engine.runtime
     await engine.threads.create(
         tenant, "t-claimed", workflow_id="typed", workflow_version=published.version
     )
-    # What the run queue's claim does to the thread.
-    await engine.threads.take_over(
-        tenant, "t-claimed", run_id="r-1", owner=engine.owner, lease_seconds=30
-    )
-    events = engine.execute_run(
-        thread_id="t-claimed",
+    new = NewRun(
         run_id="r-1",
-        workflow_id="typed",
-        version=published.version,
-        input={"name": 5},
-        command=None,
-        options=RunOptions(),
-        taken_over=True,
+        thread_id="t-claimed",
+        assistant_id="typed",
+        workflow_version=published.version,
+        payload=RunPayload(input={"name": 5}),
+        metadata={},
+        multitask_strategy="reject",
+        max_attempts=3,
     )
-    with pytest.raises(InvalidInputError):
-        await anext(events)
+    async with runtime.pool.connection() as conn:
+        run = await runtime.runs.insert(conn, tenant, new, owner=engine.owner, lease_seconds=30)
+    # What the run queue's claim does to the thread.
+    await engine.threads.take_over(tenant, "t-claimed", run_id="r-1", owner=engine.owner)
+    events = [e async for e in runtime.executor.process(run, taken_over=True)]
+    final = events[-1].result
+    assert final is not None
+    assert final.error is not None
+    assert final.error["code"] == "state.invalid_input"
     thread = await engine.threads.get(tenant, "t-claimed")
     assert thread.status == "failed"
     assert thread.error is not None
     assert thread.error["code"] == "state.invalid_input"
     assert thread.lease_owner is None
+    row = await runtime.runs.get(tenant, "r-1")
+    assert (row.status, row.error["code"] if row.error else None) == (
+        "error",
+        "state.invalid_input",
+    )

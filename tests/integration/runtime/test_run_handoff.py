@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from graphwright.api.services import Services, open_services
 from graphwright.registry import Registry
+from graphwright.runtime.process import Runtime, open_runtime
 from graphwright.runtime.service import RunRequest
 from graphwright.settings import Settings
 
@@ -38,13 +38,13 @@ def registry() -> Registry:
 
 
 @pytest.fixture
-async def services(database_url: str, pool: Any, tenant: str) -> AsyncIterator[Services]:
-    """Services of one process with one run slot, on the session's database."""
+async def services(database_url: str, pool: Any, tenant: str) -> AsyncIterator[Runtime]:
+    """Runtime of one process with one run slot, on the session's database."""
     settings = Settings(
         database_url=database_url, tenant=tenant, workers=1, pool_min_size=1, pool_max_size=6
     )
-    async with open_services(settings, registry=registry()) as opened:
-        await opened.engine.for_tenant(tenant).publish(DOC)
+    async with open_runtime(settings, registry=registry()) as opened:
+        await opened.catalog.publish(tenant, DOC)
         yield opened
 
 
@@ -55,19 +55,19 @@ def request(hold: float, **options: Any) -> RunRequest:
     )
 
 
-async def test_new_thread_run_starts_in_an_idle_slot(services: Services, tenant: str) -> None:
+async def test_new_thread_run_starts_in_an_idle_slot(services: Runtime, tenant: str) -> None:
     """With a slot idle, the run is created claimed (running, first attempt) and completes."""
     await asyncio.sleep(0.2)  # the slot has looked at the (empty) queue and waits
     run = await services.run_service.create(tenant, "h-1", request(0))
-    assert (run.status, run.attempts, run.lease_owner) == ("running", 1, services.engine.owner)
+    assert (run.status, run.attempts, run.lease_owner) == ("running", 1, services.owner)
     done = await services.run_service.wait_done(tenant, run.run_id)
     assert done.status == "success"
-    thread = await services.engine.for_tenant(tenant).threads.get(tenant, "h-1")
+    thread = await services.threads.get(tenant, "h-1")
     assert thread.status == "completed"
 
 
 async def test_busy_slots_and_delayed_runs_go_through_the_queue(
-    services: Services, tenant: str
+    services: Runtime, tenant: str
 ) -> None:
     """A run created while the slot is busy, or delayed, is queued and runs after."""
     await asyncio.sleep(0.2)
@@ -80,9 +80,7 @@ async def test_busy_slots_and_delayed_runs_go_through_the_queue(
         assert (await services.run_service.wait_done(tenant, run.run_id)).status == "success"
 
 
-async def test_delayed_run_starts_when_due_while_slots_idle(
-    services: Services, tenant: str
-) -> None:
+async def test_delayed_run_starts_when_due_while_slots_idle(services: Runtime, tenant: str) -> None:
     """A delayed run queued while the slot idles starts about when due, not at the idle wake."""
     await asyncio.sleep(0.2)
     warm = await services.run_service.create(tenant, "h-5", request(0))

@@ -30,3 +30,27 @@ def register(registry: Registry) -> None:
         return {"trail": [label]}
 
     registry.add_function("svc.step", step)
+    register_options(registry)
+
+
+def register_options(registry: Registry) -> None:
+    """Register ``svc.options``: returns what the run's config and runtime context hold."""
+    from langgraph.config import get_config
+    from langgraph.runtime import get_runtime
+
+    from graphwright.nodes.context import RunContext
+
+    async def options() -> dict[str, object]:
+        configurable = get_config()["configurable"]
+        context = get_runtime(RunContext).context
+        return {
+            "seen": {
+                "configurable": {
+                    k: configurable.get(k) for k in ("model", "user_id", "thread_id", "gw_tenant")
+                },
+                "context": dict(context.values),
+                "tenant": context.tenant,
+            }
+        }
+
+    registry.add_function("svc.options", options)

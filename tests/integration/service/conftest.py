@@ -22,7 +22,7 @@ import pytest
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
-from tests.integration.service.workflows import chain
+from tests.integration.service.workflows import chain, options_probe
 
 REDIS_URL = os.environ.get("GW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
@@ -30,6 +30,7 @@ NODES = Path(__file__).resolve().parent / "_service_nodes.py"
 TEST_WORKFLOWS = {
     "svc-chain": chain("svc-chain", ["one", "two", "three"]),
     "svc-gated": chain("svc-gated", ["first", "last"], approval=True),
+    "svc-options": options_probe(),
 }
 
 

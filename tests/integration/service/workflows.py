@@ -51,3 +51,19 @@ def chain(workflow_id: str, labels: list[str], *, approval: bool = False) -> dic
         "edges": edges,
         "limits": {"max_steps": 50},
     }
+
+
+def options_probe(workflow_id: str = "svc-options") -> dict[str, Any]:
+    """One ``svc.options`` node writing what it saw of config and context to ``seen``."""
+    return {
+        "dsl": "graphwright/v1",
+        "id": workflow_id,
+        "state": {
+            "token": {"type": "string", "default": ""},
+            "seen": {"type": "object", "nullable": True},
+        },
+        "input": ["token"],
+        "output": ["seen"],
+        "nodes": {"probe": {"kind": "function", "ref": "svc.options"}},
+        "edges": [{"from": "START", "to": "probe"}, {"from": "probe", "to": "END"}],
+    }

@@ -17,6 +17,7 @@ from graphwright.store.approvals import (
     ApprovalStore,
     NewApproval,
 )
+from graphwright.store.run_payload import RunPayload
 from graphwright.store.runs import NewRun, RunStore
 
 pytestmark = pytest.mark.integration
@@ -359,7 +360,7 @@ async def test_unconsumed_decision_seen_until_resume_run_ends(
                 thread_id="th",
                 assistant_id="flow",
                 workflow_version=1,
-                payload={},
+                payload=RunPayload(),
                 metadata={},
                 multitask_strategy="enqueue",
                 max_attempts=3,

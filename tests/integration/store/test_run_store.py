@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from graphwright.store import Pool, apply_migrations
+from graphwright.store.run_payload import RunPayload
 from graphwright.store.runs import NewRun, RunStore
 from graphwright.store.threads import ThreadStore
 
@@ -28,7 +29,7 @@ def run_row(thread_id: str, **payload: Any) -> NewRun:
         thread_id=thread_id,
         assistant_id="wf",
         workflow_version=1,
-        payload={"input": {}, **payload},
+        payload=RunPayload(input={}, **payload),
         metadata={"by": "test"},
         multitask_strategy="reject",
         max_attempts=3,
@@ -68,7 +69,7 @@ async def test_run_claimed_at_creation_holds_run_and_thread(own_pool: Pool, tena
     assert (run.status, run.attempts, run.lease_owner) == ("running", 1, "worker-a")
     thread = await threads.get(tenant, "t4")
     assert (thread.status, thread.run_id, thread.lease_owner) == ("running", run.run_id, "worker-a")
-    assert thread.lease_expires_at is not None
+    assert thread.lease_expires_at is None  # the run row holds the only lease
     assert await runs.claim("worker-b", 30) is None
 
 
@@ -79,6 +80,17 @@ async def test_forget_new_thread_clears_the_hint_of_pending_runs(
     runs = RunStore(own_pool)
     queued = await runs.insert_on_new_thread(tenant, run_row("t3", new_thread=True))
     assert queued is not None
-    assert queued.payload["new_thread"] is True
+    assert queued.payload.new_thread is True
     await runs.forget_new_thread(tenant, "t3")
-    assert "new_thread" not in (await runs.get(tenant, queued.run_id)).payload
+    assert (await runs.get(tenant, queued.run_id)).payload.new_thread is False
+
+
+async def test_claim_limited_to_tenants(own_pool: Pool, tenant: str) -> None:
+    """A worker limited to other tenants leaves this tenant's run queued; an open claim takes it."""
+    runs = RunStore(own_pool)
+    queued = await runs.insert_on_new_thread(tenant, run_row("t-limited"))
+    assert queued is not None
+    assert await runs.claim("worker-x", 30, tenants=["someone-else"]) is None
+    claimed = await runs.claim("worker-y", 30, tenants=[tenant, "someone-else"])
+    assert claimed is not None
+    assert (claimed.run_id, claimed.lease_owner) == (queued.run_id, "worker-y")

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from graphwright.api.deps import ServicesDep, TenantDep
-from graphwright.api.extensions import approvals_of
 from graphwright.errors import InvalidInputError
 from graphwright.runtime.approvals import ApprovalService
 from graphwright.store.approvals import ApprovalQuery
@@ -20,7 +19,7 @@ router = APIRouter(tags=["approvals"])
 
 
 def _approvals(services: ServicesDep) -> ApprovalService:
-    return approvals_of(services)
+    return services.approvals
 
 
 ApprovalsDep = Annotated[ApprovalService, Depends(_approvals)]

@@ -21,7 +21,7 @@ from graphwright.api.thread_views import select_fields
 from graphwright.errors import WorkflowConflictError
 from graphwright.graphs.render import END, START, render_json
 from graphwright.graphs.spec import WorkflowSpec
-from graphwright.runtime.engine import Engine
+from graphwright.runtime.process import Runtime as Services
 from graphwright.state.model import INPUT_CHANNEL, CompiledState, python_type
 from graphwright.store.workflows import PublishedWorkflow
 
@@ -110,9 +110,11 @@ def _read_only(what: str) -> WorkflowConflictError:
     )
 
 
-async def _matching(engine: Engine, tenant: str, body: AssistantCountBody) -> list[dict[str, Any]]:
+async def _matching(
+    services: Services, tenant: str, body: AssistantCountBody
+) -> list[dict[str, Any]]:
     found = []
-    for published in await engine.catalog.store.list_workflows(tenant):
+    for published in await services.catalog.store.list_workflows(tenant):
         item = assistant_json(published)
         if body.graph_id and item["graph_id"] != body.graph_id:
             continue
@@ -132,7 +134,7 @@ async def search_assistants(
 
     ``X-Pagination-Next`` holds the next offset when more results exist.
     """
-    found = await _matching(services.engine.for_tenant(tenant), tenant, body)
+    found = await _matching(services, tenant, body)
     found.sort(
         key=lambda a: (a[body.sort_by], a["assistant_id"]), reverse=body.sort_order == "desc"
     )
@@ -148,7 +150,7 @@ async def count_assistants(
     body: AssistantCountBody, services: ServicesDep, tenant: TenantDep
 ) -> int:
     """How many assistants match the filters of a search."""
-    return len(await _matching(services.engine.for_tenant(tenant), tenant, body))
+    return len(await _matching(services, tenant, body))
 
 
 @router.post("/assistants")
@@ -159,7 +161,7 @@ async def create_assistant(
     custom = body.config or body.context or body.metadata or body.name or body.description
     same_id = body.assistant_id in (None, body.graph_id)
     if body.graph_id and body.if_exists == "do_nothing" and same_id and not custom:
-        return assistant_json(await services.engine.for_tenant(tenant).workflow(body.graph_id))
+        return assistant_json(await services.catalog.store.get(tenant, body.graph_id))
     raise _read_only("assistants cannot be created")
 
 
@@ -168,20 +170,20 @@ async def get_assistant(
     assistant_id: str, services: ServicesDep, tenant: TenantDep
 ) -> dict[str, Any]:
     """The assistant of a published workflow (its latest version)."""
-    return assistant_json(await services.engine.for_tenant(tenant).workflow(assistant_id))
+    return assistant_json(await services.catalog.store.get(tenant, assistant_id))
 
 
 @router.patch("/assistants/{assistant_id}")
 async def update_assistant(assistant_id: str, services: ServicesDep, tenant: TenantDep) -> None:
     """Always 409 ``assistant.read_only`` (404 for an unknown assistant)."""
-    await services.engine.for_tenant(tenant).workflow(assistant_id)
+    await services.catalog.store.get(tenant, assistant_id)
     raise _read_only("assistants cannot be changed")
 
 
 @router.delete("/assistants/{assistant_id}")
 async def delete_assistant(assistant_id: str, services: ServicesDep, tenant: TenantDep) -> None:
     """Always 409 ``assistant.read_only`` (404 for an unknown assistant)."""
-    await services.engine.for_tenant(tenant).workflow(assistant_id)
+    await services.catalog.store.get(tenant, assistant_id)
     raise _read_only("assistants cannot be deleted")
 
 
@@ -190,9 +192,9 @@ async def set_latest(
     assistant_id: str, body: LatestBody, services: ServicesDep, tenant: TenantDep
 ) -> dict[str, Any]:
     """The assistant if ``version`` already is its latest; otherwise 409 ``assistant.read_only``."""
-    engine = services.engine.for_tenant(tenant)
-    await engine.workflow(assistant_id, body.version)  # 404 for an unknown version
-    latest = await engine.workflow(assistant_id)
+    store = services.catalog.store
+    await store.get(tenant, assistant_id, body.version)  # 404 for an unknown version
+    latest = await store.get(tenant, assistant_id)
     if latest.version != body.version:
         raise _read_only("the latest version is the last one published")
     return assistant_json(latest)
@@ -203,9 +205,7 @@ async def list_versions(
     assistant_id: str, body: VersionsBody, services: ServicesDep, tenant: TenantDep
 ) -> list[dict[str, Any]]:
     """Published versions of the assistant, newest first."""
-    versions = await services.engine.for_tenant(tenant).catalog.store.list_versions(
-        tenant, assistant_id
-    )
+    versions = await services.catalog.store.list_versions(tenant, assistant_id)
     items = [assistant_json(v) for v in reversed(versions)]
     if body.metadata:
         items = [
@@ -224,8 +224,7 @@ async def get_schemas(
     version: Annotated[int | None, Query(ge=1)] = None,
 ) -> dict[str, Any]:
     """JSON Schemas of the workflow's input, output and state (``GraphSchema``)."""
-    engine = services.engine.for_tenant(tenant)
-    loaded = await engine.catalog.load(tenant, assistant_id, version)
+    loaded = await services.catalog.load(tenant, assistant_id, version)
     state = loaded.compiled.state
     state_schema = state.model.model_json_schema()
     state_schema.get("properties", {}).pop(INPUT_CHANNEL, None)
@@ -254,7 +253,7 @@ async def get_graph(
     conditional edges carry their CEL condition as ``data``. ``xray`` is accepted
     but subworkflows are not expanded.
     """
-    published = await services.engine.for_tenant(tenant).workflow(assistant_id, version)
+    published = await services.catalog.store.get(tenant, assistant_id, version)
     return drawable_graph(published.spec)
 
 

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from graphwright.api.deps import ServicesDep
-from graphwright.api.extensions import metrics_of, readiness_of
 from graphwright.api.problems import problem
 from graphwright.runtime.metrics import CONTENT_TYPE_LATEST
 
@@ -30,7 +29,7 @@ async def healthz() -> dict[str, Any]:
 )
 async def readyz(services: ServicesDep) -> JSONResponse:
     """Ready to serve: PostgreSQL reachable, Redis reachable if configured, migrations applied."""
-    checks = await readiness_of(services).check()
+    checks = await services.readiness.check()
     body = {check.name: check.to_dict() for check in checks}
     failed = [check.name for check in checks if not check.ok]
     if failed:
@@ -50,4 +49,4 @@ async def readyz(services: ServicesDep) -> JSONResponse:
 )
 async def metrics(services: ServicesDep) -> Response:
     """Prometheus metrics (text exposition format)."""
-    return Response(await metrics_of(services).render(), media_type=CONTENT_TYPE_LATEST)
+    return Response(await services.metrics.render(), media_type=CONTENT_TYPE_LATEST)

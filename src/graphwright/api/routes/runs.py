@@ -12,9 +12,9 @@ from fastapi.responses import JSONResponse
 
 from graphwright.api.deps import ServicesDep, TenantDep
 from graphwright.api.schemas import RunCreateBody, run_json
-from graphwright.api.services import Services
 from graphwright.api.sse import EventStreamResponse, encode, frames
 from graphwright.errors import InvalidInputError, NotFoundError
+from graphwright.runtime.process import Runtime as Services
 from graphwright.runtime.service import RunRequest
 from graphwright.store.events import StoredEvent
 from graphwright.store.runs import RunRecord
@@ -61,7 +61,7 @@ async def _stream(
 ) -> AsyncIterator[bytes]:
     finished = False
     if modes is None:
-        modes = frozenset(run.payload.get("stream_mode") or ["values"])
+        modes = frozenset(run.payload.stream_mode)
     try:
         events = services.run_service.follow(tenant, run.run_id, after=after, modes=modes)
         async for chunk in frames(events):
@@ -144,7 +144,7 @@ async def list_runs(
     | None = None,
 ) -> list[dict[str, Any]]:
     """Runs of a thread, newest first."""
-    await services.engine.for_tenant(tenant).threads.get(tenant, thread_id)
+    await services.threads.get(tenant, thread_id)
     runs = await services.runs.list(tenant, thread_id, status=status, limit=limit, offset=offset)
     return [run_json(r) for r in runs]
 

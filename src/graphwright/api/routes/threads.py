@@ -16,11 +16,9 @@ from langgraph.types import StateSnapshot
 from pydantic import BaseModel, ConfigDict, Field
 
 from graphwright.api.deps import ServicesDep, TenantDep
-from graphwright.api.services import Services
 from graphwright.api.thread_views import select_fields, state_json, store_statuses, thread_json
 from graphwright.errors import InvalidInputError, NotFoundError, WorkflowConflictError
-from graphwright.runtime.engine import Engine
-from graphwright.runtime.thread_api import ThreadStateAPI
+from graphwright.runtime.process import Runtime as Services
 from graphwright.store import thread_search
 from graphwright.store.thread_search import ThreadFilter
 from graphwright.store.threads import ThreadRecord
@@ -144,27 +142,24 @@ def _checkpoint_id(checkpoint: CheckpointBody | str | None) -> str | None:
     return checkpoint or None
 
 
-def _state_api(services: Services, tenant: str) -> ThreadStateAPI:
-    """The state API of the engine acting for ``tenant``."""
-    return ThreadStateAPI(services.engine.for_tenant(tenant))
+async def _thread(services: Services, tenant: str, thread_id: str) -> dict[str, Any]:
+    record = await services.threads.get(tenant, thread_id)
+    return thread_json(record, await services.states.snapshot(tenant, thread_id))
 
 
-async def _thread(engine: Engine, tenant: str, thread_id: str) -> dict[str, Any]:
-    record = await engine.threads.get(tenant, thread_id)
-    return thread_json(record, await ThreadStateAPI(engine).snapshot(thread_id))
-
-
-async def _snapshots(engine: Engine, records: Sequence[ThreadRecord]) -> list[StateSnapshot | None]:
+async def _snapshots(
+    services: Services, tenant: str, records: Sequence[ThreadRecord]
+) -> list[StateSnapshot | None]:
     """Current snapshots of a page of threads (None for one deleted meanwhile)."""
     limit = asyncio.Semaphore(_STATE_READS)
-    state = ThreadStateAPI(engine)
+    state = services.states
 
     async def one(record: ThreadRecord) -> StateSnapshot | None:
         if record.workflow_id is None:
             return None
         async with limit:
             try:
-                return await state.snapshot(record.thread_id)
+                return await state.snapshot(tenant, record.thread_id)
             except NotFoundError:
                 return None
 
@@ -180,22 +175,24 @@ async def create_thread(
 ) -> dict[str, Any]:
     """Create a thread; with ``if_exists=do_nothing`` an existing one is returned instead."""
     _refuse_unsupported(supersteps=body.supersteps, ttl=body.ttl)
-    engine = services.engine.for_tenant(tenant)
     metadata = dict(body.metadata or {})
     graph_id = metadata.get("graph_id")
     workflow_id: str | None = None
     version: int | None = None
     if isinstance(graph_id, str):
-        workflow_id, version = graph_id, (await engine.workflow(graph_id)).version
+        workflow_id, version = (
+            graph_id,
+            (await services.catalog.store.get(tenant, graph_id)).version,
+        )
     thread_id = body.thread_id or str(uuid.uuid4())
     try:
-        record = await engine.threads.create(
+        record = await services.threads.create(
             tenant, thread_id, workflow_id=workflow_id, workflow_version=version, metadata=metadata
         )
     except WorkflowConflictError as exc:
         if exc.code != "thread.exists" or body.if_exists != "do_nothing":
             raise
-        return await _thread(engine, tenant, thread_id)
+        return await _thread(services, tenant, thread_id)
     return thread_json(record, None)
 
 
@@ -205,7 +202,6 @@ async def search_threads(
 ) -> list[dict[str, Any]]:
     """Threads matching metadata (containment), status and ids, one page."""
     _refuse_unsupported(values=body.values, extract=body.extract)
-    engine = services.engine.for_tenant(tenant)
     records = await thread_search.search(
         services.pool,
         ThreadFilter(
@@ -223,7 +219,9 @@ async def search_threads(
     needs_state = not select or any(
         s in ("values", "interrupts") or s.startswith("values.") for s in select
     )
-    snapshots = await _snapshots(engine, records) if needs_state else [None] * len(records)
+    snapshots = (
+        await _snapshots(services, tenant, records) if needs_state else [None] * len(records)
+    )
     return [
         select_fields(thread_json(r, s), select) for r, s in zip(records, snapshots, strict=True)
     ]
@@ -246,7 +244,7 @@ async def count_threads(body: ThreadCountBody, services: ServicesDep, tenant: Te
 @router.get("/threads/{thread_id}")
 async def get_thread(thread_id: str, services: ServicesDep, tenant: TenantDep) -> dict[str, Any]:
     """One thread with its current values and pending interrupts."""
-    return await _thread(services.engine.for_tenant(tenant), tenant, thread_id)
+    return await _thread(services, tenant, thread_id)
 
 
 @router.patch("/threads/{thread_id}", response_model=None)
@@ -259,31 +257,27 @@ async def patch_thread(
 ) -> dict[str, Any] | Response:
     """Merge metadata into a thread's; ``Prefer: return=minimal`` answers 204."""
     _refuse_unsupported(ttl=body.ttl)
-    engine = services.engine.for_tenant(tenant)
     if body.metadata:
-        await engine.threads.update_metadata(tenant, thread_id, body.metadata)
+        await services.threads.update_metadata(tenant, thread_id, body.metadata)
     if prefer is not None and "return=minimal" in prefer:
-        await engine.threads.get(tenant, thread_id)  # 404 for an unknown thread
+        await services.threads.get(tenant, thread_id)  # 404 for an unknown thread
         return Response(status_code=204)
-    return await _thread(engine, tenant, thread_id)
+    return await _thread(services, tenant, thread_id)
 
 
 @router.delete("/threads/{thread_id}", status_code=204)
 async def delete_thread(thread_id: str, services: ServicesDep, tenant: TenantDep) -> Response:
     """Delete a thread with its checkpoints, runs, events and approvals (409 while busy)."""
-    engine = services.engine.for_tenant(tenant)
-    await engine.threads.delete_with_runs(tenant, thread_id)
-    await engine.delete_checkpoints(thread_id)
+    await services.threads.delete_with_runs(tenant, thread_id)
+    await services.checkpoints.delete_thread(tenant, thread_id)
     return Response(status_code=204)
 
 
 @router.post("/threads/{thread_id}/copy")
 async def copy_thread(thread_id: str, services: ServicesDep, tenant: TenantDep) -> dict[str, Any]:
     """Copy a thread (workflow binding, metadata and every checkpoint) to a new thread id."""
-    engine = services.engine.for_tenant(tenant)
-    state = ThreadStateAPI(engine)
-    record = await state.copy_thread(thread_id)
-    return thread_json(record, await state.snapshot(record.thread_id))
+    record = await services.states.copy_thread(tenant, thread_id)
+    return thread_json(record, await services.states.snapshot(tenant, record.thread_id))
 
 
 # -- state ---------------------------------------------------------------------------------
@@ -298,7 +292,7 @@ async def get_state(
     select: Annotated[list[str] | None, Query()] = None,
 ) -> dict[str, Any]:
     """The thread's current state (``ThreadState``)."""
-    snapshot = await _state_api(services, tenant).snapshot(thread_id)
+    snapshot = await services.states.snapshot(tenant, thread_id)
     return select_fields(state_json(snapshot, thread_id), select)
 
 
@@ -312,7 +306,7 @@ async def get_state_at(
     select: Annotated[list[str] | None, Query()] = None,
 ) -> dict[str, Any]:
     """The thread's state at a past checkpoint."""
-    snapshot = await _state_api(services, tenant).snapshot(thread_id, checkpoint_id)
+    snapshot = await services.states.snapshot(tenant, thread_id, checkpoint_id)
     return select_fields(state_json(snapshot, thread_id), select)
 
 
@@ -322,7 +316,7 @@ async def post_state_at(
 ) -> dict[str, Any]:
     """The thread's state at the given checkpoint (current state without a checkpoint id)."""
     _root_namespace(body.checkpoint)
-    snapshot = await _state_api(services, tenant).snapshot(thread_id, body.checkpoint.checkpoint_id)
+    snapshot = await services.states.snapshot(tenant, thread_id, body.checkpoint.checkpoint_id)
     return select_fields(state_json(snapshot, thread_id), body.select)
 
 
@@ -334,8 +328,8 @@ async def update_state(
     _root_namespace(body.checkpoint)
     checkpoint_id = _checkpoint_id(body.checkpoint) or body.checkpoint_id
     await services.runs.forget_new_thread(tenant, thread_id)
-    new_id = await _state_api(services, tenant).update_state(
-        thread_id, body.values, as_node=body.as_node, checkpoint_id=checkpoint_id
+    new_id = await services.states.update_state(
+        tenant, thread_id, body.values, as_node=body.as_node, checkpoint_id=checkpoint_id
     )
     return {
         "checkpoint": {
@@ -353,7 +347,11 @@ async def history(
 ) -> list[dict[str, Any]]:
     """Past states of the thread, newest first, one page (``limit``, ``before``)."""
     _root_namespace(body.checkpoint, body.before)
-    snapshots = await _state_api(services, tenant).snapshot_history(
-        thread_id, limit=body.limit, before=_checkpoint_id(body.before), metadata=body.metadata
+    snapshots = await services.states.snapshot_history(
+        tenant,
+        thread_id,
+        limit=body.limit,
+        before=_checkpoint_id(body.before),
+        metadata=body.metadata,
     )
     return [select_fields(state_json(s, thread_id), body.select) for s in snapshots]

@@ -61,7 +61,7 @@ async def validate_workflow(
     document: Document, services: ServicesDep, tenant: TenantDep
 ) -> dict[str, Any]:
     """Check a document without publishing it: 200 ``{"valid": true}`` or 422 with problems."""
-    problems = await services.engine.for_tenant(tenant).validate(_object(document))
+    _, problems = await services.catalog.check(tenant, _object(document))
     if problems:
         raise WorkflowValidationError(problems)
     return {"valid": True, "workflow_id": document["id"]}
@@ -72,7 +72,7 @@ async def publish_workflow(
     document: Document, services: ServicesDep, tenant: TenantDep
 ) -> JSONResponse:
     """Publish a version: 201 when new, 200 (``created: false``) when the content exists."""
-    published = await services.engine.for_tenant(tenant).publish(_object(document))
+    published = await services.catalog.publish(tenant, _object(document))
     body = {**workflow_json(published), "created": published.created}
     return JSONResponse(
         body,
@@ -84,7 +84,7 @@ async def publish_workflow(
 @router.get("/workflows")
 async def list_workflows(services: ServicesDep, tenant: TenantDep) -> list[dict[str, Any]]:
     """The latest version of each workflow, by workflow id."""
-    store = services.engine.for_tenant(tenant).catalog.store
+    store = services.catalog.store
     return [workflow_json(p) for p in await store.list_workflows(tenant)]
 
 
@@ -93,7 +93,7 @@ async def get_workflow(
     workflow_id: str, services: ServicesDep, tenant: TenantDep, version: Version = None
 ) -> dict[str, Any]:
     """One version (default: the latest) with its document."""
-    published = await services.engine.for_tenant(tenant).workflow(workflow_id, version)
+    published = await services.catalog.store.get(tenant, workflow_id, version)
     return workflow_json(published, document=True)
 
 
@@ -102,7 +102,7 @@ async def list_versions(
     workflow_id: str, services: ServicesDep, tenant: TenantDep
 ) -> list[dict[str, Any]]:
     """Every version of a workflow, oldest first (without documents)."""
-    store = services.engine.for_tenant(tenant).catalog.store
+    store = services.catalog.store
     return [workflow_json(p) for p in await store.list_versions(tenant, workflow_id)]
 
 
@@ -119,7 +119,7 @@ async def get_graph(
     version: Version = None,
 ) -> dict[str, Any] | Response:
     """The workflow's graph as Mermaid text (``format=mermaid``) or nodes and edges (JSON)."""
-    published = await services.engine.for_tenant(tenant).workflow(workflow_id, version)
+    published = await services.catalog.store.get(tenant, workflow_id, version)
     if format == "mermaid":
         return PlainTextResponse(render_mermaid(published.spec))
     return dict(render_json(published.spec))

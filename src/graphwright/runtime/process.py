@@ -1,0 +1,197 @@
+"""Process wiring: everything one graphwright process runs on, built once and closed once.
+
+:func:`open_runtime` opens the database, the checkpoint savers, the catalog,
+the stores, the event bus and sink, the run service, the approvals inbox, the
+metrics and the executor (with its hooks given at construction), and, when asked,
+this process's worker slots and the approval expiry sweeper. ``graphwright
+serve`` (through the FastAPI lifespan), ``graphwright worker`` and the embedding
+:class:`~graphwright.runtime.engine.Engine` all use it; nothing here imports
+the web framework.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from graphwright.registry import Registry, load_registry_modules
+from graphwright.runtime.approvals import ApprovalService, ApprovalSweeper
+from graphwright.runtime.bus import InProcessBus, create_bus
+from graphwright.runtime.catalog import Catalog
+from graphwright.runtime.checkpoints import Checkpoints
+from graphwright.runtime.database import Database
+from graphwright.runtime.executor import RunExecutor
+from graphwright.runtime.metrics import Readiness, ServiceMetrics
+from graphwright.runtime.service import RunService
+from graphwright.runtime.thread_api import ThreadStateAPI
+from graphwright.runtime.worker import WorkerPool
+from graphwright.runtime.writer import EventSink
+from graphwright.settings import Settings
+from graphwright.store.approvals import ApprovalStore
+from graphwright.store.events import EventLog
+from graphwright.store.pool import Pool
+from graphwright.store.runs import RunStore
+from graphwright.store.threads import ThreadStore
+from graphwright.store.workflows import WorkflowStore
+
+__all__ = ["Runtime", "open_runtime", "process_owner"]
+
+
+def process_owner() -> str:
+    """A lease owner identity unique to this process (host, pid, random suffix)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class Runtime:
+    """The open resources of one process."""
+
+    settings: Settings
+    database: Database
+    registry: Registry
+    catalog: Catalog
+    checkpoints: Checkpoints
+    threads: ThreadStore
+    states: ThreadStateAPI
+    runs: RunStore
+    events: EventLog
+    bus: InProcessBus
+    sink: EventSink
+    run_service: RunService
+    approvals: ApprovalService
+    metrics: ServiceMetrics
+    readiness: Readiness
+    executor: RunExecutor
+    workers: WorkerPool | None = None
+    sweeper: ApprovalSweeper | None = None
+
+    @property
+    def pool(self) -> Pool:
+        """The connection pool."""
+        return self.database.pool
+
+    @property
+    def owner(self) -> str:
+        """This process's lease owner identity."""
+        return self.executor.owner
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(
+    settings: Settings,
+    *,
+    registry: Registry | None = None,
+    start_workers: bool = True,
+    database: Database | None = None,
+    worker_tenants: Sequence[str] | None = None,
+) -> AsyncIterator[Runtime]:
+    """Open a process's runtime; with ``start_workers`` (and ``settings.workers``), its slots.
+
+    Args:
+        settings: The process's settings.
+        registry: Node implementations; default: ``settings.registry_modules``.
+        start_workers: Claim queued runs here (and run the approval expiry sweeper).
+        database: An open database to use (not closed here); default: open one.
+        worker_tenants: Only claim these tenants' runs; default
+            ``settings.worker_tenants`` (empty: any tenant).
+
+    Raises:
+        ConfigurationError: the database cannot be reached, a registry module fails.
+    """
+    if registry is None:
+        registry = load_registry_modules(settings.registry_modules, llms=settings.llms)
+    owns_database = database is None
+    database = database or Database(settings)
+    async with contextlib.AsyncExitStack() as stack:
+        if owns_database:
+            await database.open()
+            stack.push_async_callback(database.close)
+        pool = database.pool
+        checkpoints = Checkpoints(pool, savers=settings.checkpointers)
+        await checkpoints.setup()
+        catalog = Catalog(WorkflowStore(pool), registry, cache_size=settings.compile_cache_size)
+        threads = ThreadStore(pool)
+        states = ThreadStateAPI(catalog, threads, checkpoints, pool)
+        runs = RunStore(pool)
+        events = EventLog(pool)
+        bus = await create_bus(settings.redis_url)
+        stack.push_async_callback(bus.close)
+        sink = EventSink(events, bus)
+        stack.push_async_callback(sink.close)
+        owner = process_owner()
+        run_service = RunService(
+            catalog=catalog,
+            threads=threads,
+            states=states,
+            runs=runs,
+            events=events,
+            bus=bus,
+            pool=pool,
+            settings=settings,
+            owner=owner,
+        )
+        approval_store = ApprovalStore(pool)
+        approvals = ApprovalService(states, approval_store, run_service)
+        run_service.on_resume.append(approvals.close_on_resume)
+        executor = RunExecutor(
+            settings,
+            owner=owner,
+            catalog=catalog,
+            checkpoints=checkpoints,
+            threads=threads,
+            runs=runs,
+            events=events,
+            sink=sink,
+        )
+        metrics = ServiceMetrics(
+            runs=runs, approvals=approval_store, run_service=run_service, executor=executor
+        )
+        executor.hooks.extend([approvals.record_run_end, metrics.observe_run_end])
+        executor.event_hooks.append(metrics.observe_event)
+        readiness = Readiness(pool, settings.redis_url)
+        stack.push_async_callback(readiness.close)
+        runtime = Runtime(
+            settings=settings,
+            database=database,
+            registry=registry,
+            catalog=catalog,
+            checkpoints=checkpoints,
+            threads=threads,
+            states=states,
+            runs=runs,
+            events=events,
+            bus=bus,
+            sink=sink,
+            run_service=run_service,
+            approvals=approvals,
+            metrics=metrics,
+            readiness=readiness,
+            executor=executor,
+        )
+        if start_workers and settings.workers > 0:
+            tenants = worker_tenants if worker_tenants is not None else settings.worker_tenants
+            workers = WorkerPool(
+                executor,
+                runs,
+                events,
+                settings,
+                database_url=database.url,
+                tenants=tenants or None,
+            )
+            # Runs created in this process may start in one of its idle slots at once.
+            run_service.local_workers = workers
+            runtime.workers = workers
+            sweeper = ApprovalSweeper(approvals)
+            approvals.on_expiry_scheduled.append(sweeper.wake)
+            runtime.sweeper = sweeper
+            await sweeper.start()
+            # Stop the sweeper before workers drain, so nothing queues new runs
+            # during the drain (callbacks run last-in, first-out).
+            stack.push_async_callback(workers.stop)
+            stack.push_async_callback(sweeper.stop)
+            await workers.start()
+        yield runtime
