@@ -2,7 +2,9 @@
 
 ``compile_workflow(spec, registry=...)`` is pure: it builds the graph and its
 node callables but touches no database. The checkpointer is passed to
-:meth:`CompiledWorkflow.graph` by the caller.
+:meth:`CompiledWorkflow.graph` by the caller. A
+:class:`~graphwright.graphs.checked.CheckedWorkflow` is compiled without being
+validated again.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from langgraph.types import Overwrite
 
 from graphwright.errors import Problem, WorkflowValidationError
 from graphwright.expressions import compile_expression
+from graphwright.graphs.bindings import check_bindings
+from graphwright.graphs.checked import CheckedWorkflow
 from graphwright.graphs.spec import (
     ApprovalNodeSpec,
     CrewNodeSpec,
@@ -118,23 +122,45 @@ class CompiledWorkflow:
 
 
 def compile_workflow(
-    spec: WorkflowSpec | Mapping[str, Any] | str,
+    spec: CheckedWorkflow | WorkflowSpec | Mapping[str, Any] | str,
     *,
     registry: Registry,
     resolve: WorkflowResolver | None = None,
 ) -> CompiledWorkflow:
-    """Validate and compile a workflow document.
+    """Compile a workflow; a document that is not a ``CheckedWorkflow`` is validated first.
+
+    A :class:`CheckedWorkflow` is not validated again. Its subworkflows (published
+    documents, validated when published) and, when ``registry`` is not the one it
+    was checked in, the document itself have only their registry names checked
+    (:func:`~graphwright.graphs.bindings.check_bindings`), which compiling needs anyway.
+    Any other document, and every subworkflow ``resolve`` returns, is validated in full.
 
     Args:
-        spec: The document (spec, mapping or JSON text).
+        spec: The document: a checked workflow, or a spec, mapping or JSON text.
         registry: Where function names resolve.
-        resolve: Looks up published subworkflows by id and version.
+        resolve: Looks up published subworkflows by id and version (not with a
+            ``CheckedWorkflow``, which carries the subworkflows it was checked against).
 
     Raises:
-        WorkflowValidationError: the document is invalid (every problem listed).
+        WorkflowValidationError: the document, or a subworkflow, is invalid (every
+            problem listed).
+        TypeError: ``resolve`` given with a ``CheckedWorkflow``.
     """
-    checked = validate_workflow(spec, registry=registry, resolve=resolve)
-    return _Compiler(registry, resolve, {}).compile(checked)
+    if not isinstance(spec, CheckedWorkflow):
+        validated = validate_workflow(spec, registry=registry, resolve=resolve)
+        return _Compiler(registry, resolve, {}, checked_children=False).compile(validated)
+    if resolve is not None:
+        raise TypeError("a CheckedWorkflow carries its subworkflows: do not pass resolve")
+    if registry is not spec.registry:
+        _raise_problems(
+            check_bindings(spec.spec, registry=registry, resolve=spec.resolve), spec.spec.id
+        )
+    return _Compiler(registry, spec.resolve, {}, checked_children=True).compile(spec.spec)
+
+
+def _raise_problems(problems: list[Problem], workflow_id: str) -> None:
+    if problems:
+        raise WorkflowValidationError(problems, workflow_id=workflow_id)
 
 
 _INPUT_WORD = re.compile(r"(?<![\w.])input(?!\w)")
@@ -165,10 +191,15 @@ class _Compiler:
         registry: Registry,
         resolve: WorkflowResolver | None,
         cache: dict[tuple[str, int | None], CompiledWorkflow],
+        *,
+        checked_children: bool,
     ) -> None:
         self.registry = registry
         self.resolve = resolve
         self.cache = cache
+        # Subworkflows of a CheckedWorkflow were validated when published: only
+        # their registry names are checked. Others are validated in full.
+        self.checked_children = checked_children
 
     def child(self, node: SubworkflowNodeSpec) -> CompiledWorkflow:
         key = (node.workflow, node.version)
@@ -178,8 +209,14 @@ class _Compiler:
                 raise WorkflowValidationError(
                     [Problem("subworkflow.unknown", "", f"'{node.workflow}' is not published")]
                 )
-            checked = validate_workflow(spec, registry=self.registry, resolve=self.resolve)
-            self.cache[key] = self.compile(checked)
+            if self.checked_children:
+                assert self.resolve is not None  # a CheckedWorkflow always has a resolver
+                _raise_problems(
+                    check_bindings(spec, registry=self.registry, resolve=self.resolve), spec.id
+                )
+            else:
+                spec = validate_workflow(spec, registry=self.registry, resolve=self.resolve)
+            self.cache[key] = self.compile(spec)
         return self.cache[key]
 
     def compile(self, spec: WorkflowSpec) -> CompiledWorkflow:

@@ -14,12 +14,17 @@ from typing import Protocol
 from graphwright.errors import Problem
 from graphwright.expressions import ExpressionError, compile_template
 from graphwright.graphs.pointers import pointer
-from graphwright.graphs.spec import CrewNodeSpec, FieldSpec, InlineCrewSpec, WorkflowSpec
-from graphwright.nodes.crew import INSTALL_HINT
+from graphwright.graphs.spec import (
+    CrewAgentSpec,
+    CrewNodeSpec,
+    FieldSpec,
+    InlineCrewSpec,
+    WorkflowSpec,
+)
 from graphwright.nodes.crew_outputs import OutputSource, parse_source
 from graphwright.registry import Registry
 
-__all__ = ["check_crew", "crewai_installed"]
+__all__ = ["check_crew", "crew_binding_problems", "crewai_installed"]
 _TEMPLATE_CONTEXT = frozenset({"inputs"})
 
 
@@ -47,19 +52,9 @@ def check_crew(
     checker: _Checker, node: CrewNodeSpec, where: str, ctx: frozenset[str], *, in_map: bool
 ) -> None:
     """Add every problem of the crew node at ``where`` to ``checker``."""
-    from graphwright.graphs.validate import suggest
-
-    if not crewai_installed():
-        checker.problems.append(
-            Problem(
-                "crew.not_installed",
-                where + "/kind",
-                f"crew nodes need the crewai package, which is not installed: {INSTALL_HINT}",
-            )
-        )
+    checker.problems.extend(_installed_problems(where))
     for key, source in node.inputs.items():
         checker.check_expr(source, where + pointer("inputs", key), ctx)
-    registry = checker.registry
     if (node.ref is None) == (node.crew is None):
         checker.problems.append(
             Problem(
@@ -68,59 +63,111 @@ def check_crew(
                 "a crew node has either 'ref' (a registered crew) or 'crew' (an inline crew)",
             )
         )
-    if node.ref is not None and registry is not None and not registry.has_crew(node.ref):
-        checker.problems.append(
-            Problem(
-                "crew.unknown_ref",
-                where + "/ref",
-                f"no crew is registered as '{node.ref}'",
-                suggest(node.ref, registry.crew_names()),
-            )
-        )
+    checker.problems.extend(_ref_problems(node, where, checker.registry))
     if node.crew is not None:
         _check_inline(checker, node, node.crew, where + "/crew")
     _check_outputs(checker, node, where, in_map=in_map)
 
 
+def crew_binding_problems(node: CrewNodeSpec, where: str, registry: Registry) -> list[Problem]:
+    """Problems of what the crew node at ``where`` needs outside its document.
+
+    That is crewai itself and the registered crew, LLMs and tools it names (see
+    :mod:`graphwright.graphs.bindings`); :func:`check_crew` reports them too.
+    """
+    problems = [*_installed_problems(where), *_ref_problems(node, where, registry)]
+    crew = node.crew
+    if crew is not None:
+        for key, agent in crew.agents.items():
+            problems.extend(
+                _agent_problems(agent, where + pointer("crew", "agents", key), registry)
+            )
+        problems.extend(_manager_problems(crew, where + "/crew", registry))
+    return problems
+
+
+def _installed_problems(where: str) -> list[Problem]:
+    if crewai_installed():
+        return []
+    from graphwright.nodes.crew import INSTALL_HINT  # here: nodes.crew imports LangGraph
+
+    return [
+        Problem(
+            "crew.not_installed",
+            where + "/kind",
+            f"crew nodes need the crewai package, which is not installed: {INSTALL_HINT}",
+        )
+    ]
+
+
+def _ref_problems(node: CrewNodeSpec, where: str, registry: Registry | None) -> list[Problem]:
+    from graphwright.graphs.validate import suggest
+
+    if node.ref is None or registry is None or registry.has_crew(node.ref):
+        return []
+    return [
+        Problem(
+            "crew.unknown_ref",
+            where + "/ref",
+            f"no crew is registered as '{node.ref}'",
+            suggest(node.ref, registry.crew_names()),
+        )
+    ]
+
+
+def _agent_problems(agent: CrewAgentSpec, base: str, registry: Registry | None) -> list[Problem]:
+    from graphwright.graphs.validate import suggest
+
+    if registry is None:
+        return []
+    problems: list[Problem] = []
+    if not registry.has_llm(agent.llm):
+        problems.append(
+            Problem(
+                "crew.unknown_llm",
+                base + "/llm",
+                f"no LLM is registered as '{agent.llm}' (LLMs are named in settings, GW_LLMS)",
+                suggest(agent.llm, registry.llm_names()),
+            )
+        )
+    for index, tool in enumerate(agent.tools):
+        if not registry.has_tool(tool):
+            problems.append(
+                Problem(
+                    "crew.unknown_tool",
+                    base + pointer("tools", index),
+                    f"no tool is registered as '{tool}'",
+                    suggest(tool, registry.tool_names()),
+                )
+            )
+    return problems
+
+
+def _manager_problems(crew: InlineCrewSpec, where: str, registry: Registry | None) -> list[Problem]:
+    from graphwright.graphs.validate import suggest
+
+    manager = crew.manager_llm
+    if manager is None or registry is None or registry.has_llm(manager):
+        return []
+    return [
+        Problem(
+            "crew.unknown_llm",
+            where + "/manager_llm",
+            f"no LLM is registered as '{manager}'",
+            suggest(manager, registry.llm_names()),
+        )
+    ]
+
+
 def _check_inline(checker: _Checker, node: CrewNodeSpec, crew: InlineCrewSpec, where: str) -> None:
     from graphwright.graphs.validate import suggest
 
-    registry = checker.registry
     for key, agent in crew.agents.items():
         base = where + pointer("agents", key)
         for attribute in ("goal", "backstory"):
             _check_template(checker, node, getattr(agent, attribute), base + "/" + attribute)
-        if registry is None:
-            continue
-        if not registry.has_llm(agent.llm):
-            checker.problems.append(
-                Problem(
-                    "crew.unknown_llm",
-                    base + "/llm",
-                    f"no LLM is registered as '{agent.llm}' (LLMs are named in settings, GW_LLMS)",
-                    suggest(agent.llm, registry.llm_names()),
-                )
-            )
-        for index, tool in enumerate(agent.tools):
-            if not registry.has_tool(tool):
-                checker.problems.append(
-                    Problem(
-                        "crew.unknown_tool",
-                        base + pointer("tools", index),
-                        f"no tool is registered as '{tool}'",
-                        suggest(tool, registry.tool_names()),
-                    )
-                )
-    manager = crew.manager_llm
-    if manager is not None and registry is not None and not registry.has_llm(manager):
-        checker.problems.append(
-            Problem(
-                "crew.unknown_llm",
-                where + "/manager_llm",
-                f"no LLM is registered as '{manager}'",
-                suggest(manager, registry.llm_names()),
-            )
-        )
+        checker.problems.extend(_agent_problems(agent, base, checker.registry))
+    checker.problems.extend(_manager_problems(crew, where, checker.registry))
     agents = list(crew.agents)
     for index, task in enumerate(crew.tasks):
         base = where + pointer("tasks", index)

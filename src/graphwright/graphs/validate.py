@@ -2,19 +2,27 @@
 
 ``check_workflow`` never raises for bad documents; it returns problems.
 ``validate_workflow`` raises :class:`WorkflowValidationError` listing them all.
+``parse_workflow`` does only the structural part (JSON, keys, types).
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from graphwright.errors import Problem, WorkflowValidationError
 from graphwright.expressions import ExpressionError, compile_expression, compile_template
+from graphwright.graphs.bindings import (
+    FUNCTION_CONTEXT,
+    MAP_CONTEXT,
+    WorkflowResolver,
+    function_ref_problems,
+    unknown_subworkflow,
+)
 from graphwright.graphs.crew_checks import check_crew
 from graphwright.graphs.graph_checks import check_graph
 from graphwright.graphs.pointers import loc_to_pointer, pointer
@@ -30,17 +38,19 @@ from graphwright.registry import Registry
 from graphwright.state.model import INPUT_CHANNEL
 from graphwright.state.reducers import reducer_accepts
 
-__all__ = ["NODE_KINDS", "WorkflowResolver", "check_workflow", "suggest", "validate_workflow"]
+__all__ = [
+    "NODE_KINDS",
+    "WorkflowResolver",
+    "check_workflow",
+    "parse_workflow",
+    "suggest",
+    "validate_workflow",
+]
 
 NODE_KINDS = ("function", "subworkflow", "approval", "map", "crew")
 MAX_DOCUMENT_BYTES = 2_000_000
 
-WorkflowResolver = Callable[[str, int | None], WorkflowSpec | None]
-"""Looks up a published workflow by id and optional version; ``None`` if absent."""
-
 _RESERVED_FIELDS = frozenset(dir(BaseModel)) | {INPUT_CHANNEL}
-_FUNCTION_CONTEXT = frozenset({"state"})
-_MAP_CONTEXT = frozenset({"state", "item", "index"})
 
 
 def suggest(name: str, candidates: list[str] | tuple[str, ...] | Any) -> str | None:
@@ -78,20 +88,35 @@ def check_workflow(
     registry: Registry | None = None,
     resolve: WorkflowResolver | None = None,
 ) -> tuple[WorkflowSpec | None, list[Problem]]:
-    """Validate a document and return ``(spec or None, problems)``; never raises for bad input."""
+    """Validate a document and return ``(spec or None, problems)``; never raises for bad input.
+
+    A :class:`WorkflowSpec` (from :func:`parse_workflow`) is not parsed again.
+    """
     if isinstance(data, WorkflowSpec):
         spec = data
     else:
-        parsed, problems = _parse(data)
-        if problems:
-            return None, problems
-        structured, problems = _structure(parsed)
+        structured, problems = parse_workflow(data)
         if structured is None:
             return None, problems
         spec = structured
     checker = _Checker(spec, registry=registry, resolve=resolve)
     checker.run()
     return (spec if not checker.problems else None), checker.problems
+
+
+def parse_workflow(data: Any) -> tuple[WorkflowSpec | None, list[Problem]]:
+    """Parse a document (JSON text, bytes, mapping or spec) into a spec, checking only its shape.
+
+    Returns ``(spec, [])``, or ``(None, problems)`` for the JSON, key and type
+    problems that :func:`check_workflow` reports first. The spec is not checked
+    any further: pass it to :func:`check_workflow` (it is not parsed again).
+    """
+    if isinstance(data, WorkflowSpec):
+        return data, []
+    parsed, problems = _parse(data)
+    if problems:
+        return None, problems
+    return _structure(parsed)
 
 
 def _parse(data: Any) -> tuple[Any, list[Problem]]:
@@ -317,42 +342,23 @@ class _Checker:
         if "__" in name:
             self.add("node.reserved_name", where, "node names may not contain '__'")
         if isinstance(node, FunctionNodeSpec):
-            self.check_function(node, where, _FUNCTION_CONTEXT)
+            self.check_function(node, where, FUNCTION_CONTEXT)
         elif isinstance(node, SubworkflowNodeSpec):
-            self.check_subworkflow(node, where, _FUNCTION_CONTEXT)
+            self.check_subworkflow(node, where, FUNCTION_CONTEXT)
         elif isinstance(node, ApprovalNodeSpec):
             self.check_approval(node, where)
         elif isinstance(node, MapNodeSpec):
             self.check_map(node, where)
         elif isinstance(node, CrewNodeSpec):
-            check_crew(self, node, where, _FUNCTION_CONTEXT, in_map=False)
+            check_crew(self, node, where, FUNCTION_CONTEXT, in_map=False)
 
     def check_function(self, node: FunctionNodeSpec, where: str, ctx: frozenset[str]) -> None:
         for key, source in (node.inputs or {}).items():
             self.check_expr(source, pointer(*where[1:].split("/"), "inputs", key), ctx)
         if node.writes is not None:
             self.check_field(node.writes, where + "/writes")
-        if self.registry is None:
-            return
-        if not self.registry.has_function(node.ref):
-            self.add(
-                "registry.unknown_name",
-                where + "/ref",
-                f"no function is registered as '{node.ref}'",
-                suggest(node.ref, self.registry.function_names()),
-            )
-            return
-        entry = self.registry.get_function(node.ref)
-        available = set(node.inputs or ()) if node.inputs is not None else set(ctx)
-        available |= {"state"} | (ctx & {"item", "index"})
-        missing = [p for p in entry.required if p not in available]
-        if missing:
-            self.add(
-                "registry.signature_mismatch",
-                where + "/ref",
-                f"'{node.ref}' needs argument(s) {', '.join(missing)} that this node does not "
-                f"provide (available: {', '.join(sorted(available))})",
-            )
+        if self.registry is not None:
+            self.problems.extend(function_ref_problems(node, where, ctx, self.registry))
 
     def check_subworkflow(self, node: SubworkflowNodeSpec, where: str, ctx: frozenset[str]) -> None:
         base = where[1:].split("/")
@@ -366,12 +372,7 @@ class _Checker:
             return
         child = self.resolve(node.workflow, node.version)
         if child is None:
-            version = f" version {node.version}" if node.version else ""
-            self.add(
-                "subworkflow.unknown",
-                where + "/workflow",
-                f"workflow '{node.workflow}'{version} is not published",
-            )
+            self.problems.append(unknown_subworkflow(node, where))
             return
         for key in node.inputs:
             if key not in child.input:
@@ -397,7 +398,7 @@ class _Checker:
         except ExpressionError as exc:
             self.add(exc.code, where + "/prompt", exc.message)
         for key, source in node.show.items():
-            self.check_expr(source, where + pointer("show", key), _FUNCTION_CONTEXT)
+            self.check_expr(source, where + pointer("show", key), FUNCTION_CONTEXT)
         if len(set(node.decisions)) != len(node.decisions):
             self.add("approval.duplicate_decision", where + "/decisions", "decisions repeat")
         for index, field_name in enumerate(node.editable):
@@ -431,16 +432,16 @@ class _Checker:
                 )
 
     def check_map(self, node: MapNodeSpec, where: str) -> None:
-        self.check_expr(node.over, where + "/over", _FUNCTION_CONTEXT)
+        self.check_expr(node.over, where + "/over", FUNCTION_CONTEXT)
         inner = node.node
         inner_where = where + "/node"
         if isinstance(inner, CrewNodeSpec):
-            check_crew(self, inner, inner_where, _MAP_CONTEXT, in_map=True)
+            check_crew(self, inner, inner_where, MAP_CONTEXT, in_map=True)
             return
         if isinstance(inner, FunctionNodeSpec):
-            self.check_function(inner, inner_where, _MAP_CONTEXT)
+            self.check_function(inner, inner_where, MAP_CONTEXT)
         else:
-            self.check_subworkflow(inner, inner_where, _MAP_CONTEXT)
+            self.check_subworkflow(inner, inner_where, MAP_CONTEXT)
         if inner.writes is not None and inner.writes in self.spec.state:
             field = self.spec.state[inner.writes]
             if field.type != "array" or field.reducer not in ("append", "extend"):

@@ -7,6 +7,9 @@ closes the approval rows it answers with the conditional update of
 :meth:`ApprovalStore.decide`, inside the transaction that queues the run. So a
 decision and its resume run commit together or not at all, and of concurrent
 deciders exactly one wins; the others roll back and get ``approval.already_decided``.
+
+Why one module past 400 lines: the inbox, its run hooks and the expiry sweeper
+share the decision-source context and the stale/decided checks.
 """
 
 from __future__ import annotations

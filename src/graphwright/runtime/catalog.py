@@ -2,6 +2,10 @@
 
 The cache holds compiled graphs only (pure functions of immutable versions);
 run state is never kept here.
+
+A document is validated once, when it is published; loading a stored version
+checks only what may have changed since (registered names, installed packages).
+Each publish and each load fetches every subworkflow once.
 """
 
 from __future__ import annotations
@@ -13,10 +17,11 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 
 from graphwright.errors import NotFoundError, Problem, WorkflowValidationError
+from graphwright.graphs.checked import CheckedWorkflow, check_document, check_published
 from graphwright.graphs.compiler import CompiledWorkflow, compile_workflow
-from graphwright.graphs.pins import pin_subworkflows, subworkflow_refs
+from graphwright.graphs.pins import subworkflow_refs
 from graphwright.graphs.spec import WorkflowSpec
-from graphwright.graphs.validate import check_workflow
+from graphwright.graphs.validate import parse_workflow
 from graphwright.registry import Registry
 from graphwright.store.workflows import PublishedWorkflow, WorkflowStore
 
@@ -90,11 +95,8 @@ class Catalog:
 
     async def check(self, tenant: str, document: Any) -> tuple[WorkflowSpec | None, list[Problem]]:
         """Validate a document against the registry and the published workflows."""
-        spec, problems = check_workflow(document, registry=self.registry)
-        if spec is None:
-            return None, problems
-        specs = await self._specs_for(tenant, spec)
-        return check_workflow(spec, registry=self.registry, resolve=_resolver(specs))
+        checked, problems, _ = await self._check(tenant, document)
+        return (checked.spec if checked is not None else None), problems
 
     async def publish(self, tenant: str, document: Any) -> PublishedWorkflow:
         """Validate, pin subworkflow versions and store a new version (no-op if identical).
@@ -102,16 +104,28 @@ class Catalog:
         Raises:
             WorkflowValidationError: listing every problem.
         """
-        spec, problems = await self.check(tenant, document)
-        if spec is None:
+        checked, problems, latest = await self._check(tenant, document)
+        if checked is None:
             raise WorkflowValidationError(problems)
+        return await self.store.publish(tenant, checked.pinned(latest).spec)
+
+    async def _check(
+        self, tenant: str, document: Any
+    ) -> tuple[CheckedWorkflow | None, list[Problem], dict[str, int]]:
+        """Validate once, fetching each subworkflow once; also the versions to pin."""
+        spec, problems = parse_workflow(document)
+        if spec is None:
+            return None, problems, {}
         latest: dict[str, int] = {}
-        await self._specs_for(tenant, spec, latest)
-        pinned = pin_subworkflows(spec, latest)
-        return await self.store.publish(tenant, pinned)
+        specs = await self._specs_for(tenant, spec, latest)
+        checked, problems = check_document(spec, registry=self.registry, subworkflows=specs)
+        return checked, problems, latest
 
     async def load(self, tenant: str, workflow_id: str, version: int | None) -> LoadedWorkflow:
         """Return the compiled workflow version (latest when ``version`` is None).
+
+        The stored version was validated when published; only what may have
+        changed since is checked (see :func:`~graphwright.graphs.checked.check_published`).
 
         Raises:
             NotFoundError: ``workflow.not_found`` / ``workflow.version_not_found``.
@@ -128,9 +142,12 @@ class Catalog:
         if cached is not None:
             return cached
         specs = await self._specs_for(tenant, published.spec)
-        compiled = compile_workflow(
-            published.spec, registry=self.registry, resolve=_resolver(specs)
+        checked, problems = check_published(
+            published.spec, registry=self.registry, subworkflows=specs
         )
+        if checked is None:
+            raise WorkflowValidationError(problems, workflow_id=published.workflow_id)
+        compiled = compile_workflow(checked, registry=self.registry)
         loaded = LoadedWorkflow(published, compiled)
         self._cache[(tenant, workflow_id, published.version)] = loaded
         while len(self._cache) > self._cache_size:
@@ -143,10 +160,3 @@ class Catalog:
         if loaded is not None:
             self._cache.move_to_end(key)
         return loaded
-
-
-def _resolver(specs: dict[tuple[str, int | None], WorkflowSpec]) -> Any:
-    def resolve(workflow_id: str, version: int | None) -> WorkflowSpec | None:
-        return specs.get((workflow_id, version))
-
-    return resolve

@@ -4,6 +4,11 @@ Creating a run validates everything first (assistant, thread, input, decision,
 stream modes), then, in one transaction that locks the thread, applies the
 multitask strategy and queues the run. Waiting and streaming read the durable
 event log and follow the live bus; nothing here holds run state in memory.
+
+Why one module past 400 lines: creating a run and following a run share the
+run's channel protocol (subscribe before create, ``done`` messages, gaps and
+heartbeats); splitting the followers out is the next step, noted in issue 9's
+closing note.
 """
 
 from __future__ import annotations
