@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
-from graphwright.errors import ConfigurationError, GraphwrightError, Problem
-from graphwright.graphs.pins import subworkflow_refs
-from graphwright.graphs.render import render_json, render_mermaid
-from graphwright.graphs.spec import WorkflowSpec
-from graphwright.graphs.validate import check_workflow
-from graphwright.registry import Registry, load_registry_modules
-from graphwright.runtime.engine import Engine
-from graphwright.runtime.results import RunEvent, RunResult
-from graphwright.settings import Settings
+from graphwright.errors import ConfigurationError, GraphwrightError
+
+# Each command imports what it uses: ``--help`` and ``validate`` must not pay for
+# LangGraph, the database driver or the checkpointer (see bench/bench_imports.py).
+if TYPE_CHECKING:
+    from graphwright.errors import Problem
+    from graphwright.graphs.spec import WorkflowSpec
+    from graphwright.registry import Registry
+    from graphwright.runtime.engine import Engine
+    from graphwright.runtime.results import RunEvent, RunResult
+    from graphwright.settings import Settings
 
 __all__ = ["app", "main"]
 
@@ -55,6 +55,10 @@ def main() -> None:
 
 
 def _settings() -> Settings:
+    from pydantic import ValidationError
+
+    from graphwright.settings import Settings
+
     try:
         return Settings()
     except ValidationError as exc:
@@ -64,6 +68,8 @@ def _settings() -> Settings:
 
 
 def _registry(settings: Settings, extra: list[str] | None) -> Registry:
+    from graphwright.registry import load_registry_modules
+
     modules = list(settings.registry_modules) + [
         m for m in extra or [] if m not in settings.registry_modules
     ]
@@ -79,6 +85,8 @@ def _fail(exc: GraphwrightError, exit_code: int = 2) -> NoReturn:
 
 
 def _arun(factory: Callable[[], Awaitable[T]]) -> T:
+    import asyncio
+
     try:
         return asyncio.run(factory())  # type: ignore[arg-type]
     except GraphwrightError as exc:
@@ -103,6 +111,10 @@ def _read_document(path: Path) -> Any:
 
 def _sibling_specs(paths: list[Path]) -> dict[str, WorkflowSpec]:
     """Valid documents next to the given files, by id: subworkflows resolve to them."""
+    from pydantic import ValidationError
+
+    from graphwright.graphs.spec import WorkflowSpec
+
     found: dict[str, WorkflowSpec] = {}
     for folder in {p.resolve().parent for p in paths}:
         for candidate in sorted(folder.glob("*.json")):
@@ -127,6 +139,8 @@ def validate(
     registry: RegistryOpt = None,
 ) -> None:
     """Validate documents: exit 0, or one line per problem (FILE:/pointer: [code] message)."""
+    from graphwright.graphs.validate import check_workflow
+
     reg = _registry(_settings(), registry)
     specs = _sibling_specs(files)
 
@@ -148,6 +162,8 @@ def validate(
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of the workflow document (for editors)."""
+    from graphwright.graphs.spec import WorkflowSpec
+
     _print_json(WorkflowSpec.model_json_schema(by_alias=True))
 
 
@@ -157,6 +173,9 @@ def graph(
     fmt: Annotated[str, typer.Option("--format", "-f", help="mermaid or json.")] = "mermaid",
 ) -> None:
     """Print the workflow's graph as a Mermaid diagram (or JSON)."""
+    from graphwright.graphs.render import render_json, render_mermaid
+    from graphwright.graphs.validate import check_workflow
+
     spec, problems = check_workflow(_read_document(file))
     if spec is None:
         for problem in problems:
@@ -172,6 +191,9 @@ def graph(
 
 async def _publish_file(engine: Engine, path: Path) -> str:
     """Publish a document and, first, the sibling documents it runs as subworkflows."""
+    from graphwright.graphs.pins import subworkflow_refs
+    from graphwright.graphs.validate import check_workflow
+
     specs = _sibling_specs([path])
     raw = _read_document(path)
     spec, problems = check_workflow(raw)
@@ -207,6 +229,8 @@ def publish(
     registry: RegistryOpt = None,
 ) -> None:
     """Validate and publish documents as new versions (identical content is a no-op)."""
+    from graphwright.runtime.engine import Engine
+
     settings = _settings()
     reg = _registry(settings, registry)
 
@@ -304,6 +328,8 @@ def run(
     registry: RegistryOpt = None,
 ) -> None:
     """Run a workflow: live progress, then the output or the pending approval."""
+    from graphwright.runtime.engine import Engine
+
     settings = _settings()
     reg = _registry(settings, registry)
     data = _load_json(input, "--input")
@@ -326,6 +352,8 @@ def resume(
     registry: RegistryOpt = None,
 ) -> None:
     """Answer a thread's approval gate, or continue a failed thread from its last checkpoint."""
+    from graphwright.runtime.engine import Engine
+
     settings = _settings()
     reg = _registry(settings, registry)
     answer = _load_json(decision, "--decision") if decision is not None else None
@@ -340,6 +368,8 @@ def resume(
 @app.command()
 def state(thread: ThreadOpt, registry: RegistryOpt = None) -> None:
     """Print a thread's current state, next nodes and pending approvals."""
+    from graphwright.runtime.engine import Engine
+
     settings = _settings()
     reg = _registry(settings, registry)
 
@@ -358,6 +388,8 @@ def history(
     registry: RegistryOpt = None,
 ) -> None:
     """Print a thread's checkpoints, newest first."""
+    from graphwright.runtime.engine import Engine
+
     settings = _settings()
     reg = _registry(settings, registry)
 
@@ -374,6 +406,8 @@ def demo(
     decision: Annotated[str, typer.Option(help="How the demo answers the approval.")] = "approve",
 ) -> None:
     """Run the asset-discovery example end to end: progress, approval gate, answer, finish."""
+    from graphwright.runtime.engine import Engine
+
     settings = _settings()
     reg = _registry(settings, ["graphwright.examples"])
     data = json.loads(DEMO_INPUT.read_text())
@@ -444,9 +478,10 @@ def worker(
     registry: RegistryOpt = None,
 ) -> None:
     """Run workers only: claim and execute queued runs until SIGTERM (then drain)."""
+    import asyncio
     import signal
 
-    from graphwright.api.services import open_services
+    from graphwright.runtime.process import open_runtime
 
     settings = _settings()
     if workers is not None:
@@ -460,9 +495,9 @@ def worker(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        async with open_services(settings, registry=reg) as services:
+        async with open_runtime(settings, registry=reg) as services:
             err.print(
-                f"graphwright worker {services.engine.owner}: {settings.workers} run slots",
+                f"graphwright worker {services.owner}: {settings.workers} run slots",
                 markup=False,
             )
             await stop.wait()
