@@ -146,6 +146,8 @@ class CrewCall:
         :mod:`graphwright.nodes.crew_runtime`).
 
         Raises:
+            GraphBubbleUp: the factory or a tool called LangGraph's ``interrupt()``; the
+                run pauses, and the node runs again (a new crew) when it is resumed.
             NodeExecutionError: ``crew.failed`` (the crew or its factory raised),
                 ``crew.invalid_crew`` (a factory returned something else than a crew),
                 ``crew.output_invalid`` (an output cannot be read or does not fit the state).

@@ -1,7 +1,8 @@
 """Running crews: build inline crews, forward their progress, measure their usage.
 
-This is the only module that imports crewai; :func:`graphwright.nodes.crew.load_runtime`
-imports it on the first crew run. A crew runs in a worker thread (crewai's
+This module (with :mod:`graphwright.nodes.crew_interrupts`, which only it imports) is
+the only one importing crewai; :func:`graphwright.nodes.crew.load_runtime` imports it
+on the first crew run. A crew runs in a worker thread (crewai's
 ``kickoff`` is synchronous), and reports on the run's stream through an
 :class:`~graphwright.nodes.progress.Emitter` captured in the node:
 
@@ -12,9 +13,13 @@ imports it on the first crew run. A crew runs in a worker thread (crewai's
   bus (its handlers run on crewai's own threads, so these may interleave with steps);
 - ``crew.task_completed``: a task's agent, index, output and ``tasks_done``/``tasks_total``;
 - ``crew.usage``: ``tokens`` (total), prompt and completion tokens, requests,
-  ``duration_ms`` and ``status`` (``completed``, ``failed`` or ``cancelled``).
+  ``duration_ms`` and ``status`` (``completed``, ``failed``, ``cancelled`` or
+  ``interrupted``).
 
 Texts in events are cut at :data:`MAX_TEXT` characters.
+
+A crew factory or a tool that calls LangGraph's ``interrupt()`` pauses the run
+(see :mod:`graphwright.nodes.crew_interrupts`).
 """
 
 from __future__ import annotations
@@ -23,9 +28,11 @@ import asyncio
 import contextvars
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import ModuleType
 from typing import Any
+
+from langgraph.errors import GraphBubbleUp
 
 from graphwright.registry.llms import apply_crewai_privacy_defaults
 
@@ -43,6 +50,11 @@ from crewai.tools import tool as make_tool  # noqa: E402
 
 from graphwright.errors import GraphwrightError, NodeExecutionError  # noqa: E402
 from graphwright.nodes.crew import InlineCrewPlan, render  # noqa: E402
+from graphwright.nodes.crew_interrupts import (  # noqa: E402
+    CrewInterrupted,
+    InterruptLatch,
+    guard_tool,
+)
 from graphwright.nodes.crew_outputs import USAGE_KEYS  # noqa: E402
 from graphwright.nodes.progress import Emitter  # noqa: E402
 
@@ -80,6 +92,7 @@ async def run_crew(
     at its next step or task; the LLM call in flight, if any, finishes first.
 
     Raises:
+        GraphBubbleUp: the factory or a tool called ``interrupt()`` (the run pauses).
         NodeExecutionError: ``crew.failed`` when building or running the crew raises,
             ``crew.invalid_crew`` when ``build`` does not return a ``crewai.Crew``.
     """
@@ -89,8 +102,11 @@ async def run_crew(
 
     def work() -> Any:
         _ACTIVE.set(observer)  # this thread runs in a copy of the caller's context
+        observer.interrupts.activate()
         try:
             crew = build(runtime)
+        except GraphBubbleUp:
+            raise  # the factory called interrupt(): a pause, not a failure
         except GraphwrightError:
             raise  # already coded (an LLM's key missing, ...)
         except Exception as exc:  # the user's factory may raise anything
@@ -104,12 +120,21 @@ async def run_crew(
         observer.attach(crew)
         try:
             output = crew.kickoff(inputs=dict(kickoff_inputs) if kickoff_inputs else None)
+        except CrewInterrupted as carrier:  # a tool called interrupt()
+            observer.report_usage(crew, "interrupted")
+            raise carrier.interrupt from None
+        except GraphBubbleUp:
+            observer.report_usage(crew, "interrupted")
+            raise
         except GraphwrightError:
+            observer.raise_interrupt_if_any()  # crewai swallowed the carrier, then failed
             observer.report_usage(crew, "failed")
             raise
         except Exception as exc:  # a crew fails in many ways (LLM, tools, parsing)
+            observer.raise_interrupt_if_any()
             observer.report_usage(crew, "failed")
             raise _failed(label, "running the crew", exc) from exc
+        observer.raise_interrupt_if_any()
         usage = observer.report_usage(crew, "completed")
         return output, usage
 
@@ -222,11 +247,14 @@ class _Observer:
         self._baseline: dict[int, dict[str, int]] = {}
         self._lock = threading.Lock()
         self._reported = False
+        self.interrupts = InterruptLatch()
 
     def attach(self, crew: Any) -> None:
         """Hook the crew's callbacks, record token baselines, report ``crew.started``."""
         self.crew = crew
         self.tasks_total = len(crew.tasks)
+        for tool in _tools(crew):
+            guard_tool(tool)
         crew.stream = False  # kickoff must return the CrewOutput, not a chunk iterator
         original_step = crew.step_callback
         for agent in _agents(crew):
@@ -264,6 +292,17 @@ class _Observer:
     def _check(self) -> None:
         if self.cancelled.is_set():
             raise CrewCancelledError(f"crew '{self.label}' was cancelled")
+        self.interrupts.check()
+
+    def raise_interrupt_if_any(self) -> None:
+        """Raise the interrupt a tool raised, if any, after reporting usage as ``interrupted``.
+
+        For a crew that went on (or failed) after crewai swallowed the carrier.
+        """
+        interrupt = self.interrupts.pending
+        if interrupt is not None:
+            self.report_usage(self.crew, "interrupted")
+            raise interrupt
 
     def agent_step(self, role: str | None, step: Any) -> None:
         """Report an agent's tool choice or final answer (``crew.agent_step``)."""
@@ -305,6 +344,8 @@ class _Observer:
         """Report a tool call from crewai's bus (``crew.tool_used``)."""
         error = getattr(event, "error", None)
         output = getattr(event, "output", None)
+        if output is None and error is None and self.interrupts.pending is not None:
+            return  # the tool interrupted: the run's pending interrupt says so
         arguments = event.tool_args
         self.emit(
             "crew.tool_used",
@@ -353,6 +394,14 @@ def _agents(crew: Any) -> list[Any]:
         if task.agent is not None:
             found.setdefault(id(task.agent), task.agent)
     return list(found.values())
+
+
+def _tools(crew: Any) -> Iterator[Any]:
+    """The tools of the crew's agents and tasks (crewai adds its own ones at kickoff)."""
+    for agent in _agents(crew):
+        yield from agent.tools or ()
+    for task in crew.tasks:
+        yield from task.tools or ()
 
 
 def _llms(crew: Any) -> list[Any]:

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from typing import Any
 
-from langgraph.errors import GraphRecursionError
+from langgraph.errors import GraphBubbleUp, GraphRecursionError
 from langgraph.types import Command
 
 from graphwright.nodes.context import RunContext
@@ -154,6 +154,8 @@ class GraphRun:
                 "message": f"run exceeded its step limit ({limit}): {exc}",
                 "details": {"max_steps": limit},
             }
+        except GraphBubbleUp:
+            raise  # control flow of LangGraph, never a node failure
         except Exception as exc:  # noqa: BLE001 - any node failure ends the run failed, coded
             self.error = describe(exc)
         if not self.started:

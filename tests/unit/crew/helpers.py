@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command, Interrupt
 
 from graphwright.graphs.compiler import compile_workflow
 from graphwright.graphs.validate import WorkflowResolver
@@ -203,11 +204,13 @@ def _item_crew(inputs: dict[str, Any], slow: Callable[..., str]) -> Any:
 
 @dataclass
 class Run:
-    """What :func:`run_graph` saw: the final state and the graphwright progress events."""
+    """What :func:`run_graph` saw: the final state, the graphwright progress events and
+    the interrupts pending when the run stopped."""
 
     state: dict[str, Any]
     events: list[dict[str, Any]]
     namespaces: list[tuple[str, ...]]
+    interrupts: tuple[Interrupt, ...] = ()
 
     def of(self, kind: str) -> list[dict[str, Any]]:
         """The events of one kind, in order."""
@@ -226,20 +229,23 @@ async def run_graph(
     resolve: WorkflowResolver | None = None,
     thread: str = "t1",
     events: list[dict[str, Any]] | None = None,
+    saver: InMemorySaver | None = None,
+    resume: Command[Any] | None = None,
 ) -> Run:
     """Compile ``doc`` and run it on an in-memory thread, collecting progress events.
 
     Events are also appended to ``events`` when given, so a caller sees them when the
-    run raises.
+    run raises. To resume a paused thread, pass the ``saver`` of the first run and
+    ``resume`` (a ``Command``); ``data`` is then ignored.
     """
     compiled = compile_workflow(doc, registry=registry, resolve=resolve)
-    graph = compiled.graph(InMemorySaver())
+    graph = compiled.graph(saver if saver is not None else InMemorySaver())
     config: Any = {"configurable": {"thread_id": thread}}
     events = events if events is not None else []
     namespaces: list[tuple[str, ...]] = []
     state: dict[str, Any] = {}
     stream: Any = graph.astream(
-        compiled.make_input(data or {"topic": "web-1"}),
+        resume if resume is not None else compiled.make_input(data or {"topic": "web-1"}),
         config,
         context=RunContext(),
         stream_mode=["custom", "values"],
@@ -251,4 +257,7 @@ async def run_graph(
             namespaces.append(namespace)
         elif mode == "values" and not namespace:
             state = chunk
-    return Run(state=state, events=events, namespaces=namespaces)
+    snapshot = await graph.aget_state(config)
+    return Run(
+        state=state, events=events, namespaces=namespaces, interrupts=tuple(snapshot.interrupts)
+    )
