@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from graphwright.graphs.render import render_json, render_mermaid
     from graphwright.graphs.spec import WorkflowSpec
     from graphwright.graphs.validate import check_workflow, validate_workflow
+    from graphwright.nodes.context import RunContext
     from graphwright.nodes.progress import progress
     from graphwright.registry import LLMConfig, Registry, load_registry_modules
     from graphwright.runtime.engine import Engine
@@ -73,6 +74,7 @@ __all__ = [
     "Problem",
     "Registry",
     "RegistryError",
+    "RunContext",
     "RunEvent",
     "RunResult",
     "RunStateError",
@@ -117,6 +119,7 @@ _SOURCES: dict[str, str] = {
     "check_workflow": "graphwright.graphs.validate",
     "validate_workflow": "graphwright.graphs.validate",
     "progress": "graphwright.nodes.progress",
+    "RunContext": "graphwright.nodes.context",
     "LLMConfig": "graphwright.registry",
     "Registry": "graphwright.registry",
     "load_registry_modules": "graphwright.registry",

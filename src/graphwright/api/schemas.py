@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from graphwright.runtime.service import RunRequest
+from graphwright.runtime.run_request import RunRequest
 from graphwright.store.runs import RunRecord
 
 __all__ = ["CommandBody", "RunCreateBody", "run_json"]

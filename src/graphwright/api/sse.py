@@ -8,7 +8,7 @@ from typing import Any
 
 from starlette.responses import StreamingResponse
 
-from graphwright.runtime.service import HEARTBEAT, LAGGING
+from graphwright.runtime.streams import HEARTBEAT, LAGGING
 from graphwright.store.events import StoredEvent
 
 __all__ = ["EventStreamResponse", "encode", "frame", "frames"]

@@ -40,7 +40,8 @@ from graphwright.nodes.approval import parse_decision
 # The gate lookup that resume validation uses; shared so both validate alike.
 from graphwright.runtime.decisions import find_gate
 from graphwright.runtime.results import RunResult
-from graphwright.runtime.service import RunRequest, RunService
+from graphwright.runtime.run_request import RunRequest
+from graphwright.runtime.service import RunService
 from graphwright.runtime.thread_api import ThreadStateAPI
 from graphwright.store.approvals import (
     ApprovalQuery,

@@ -32,7 +32,7 @@ from graphwright.runtime.database import Database
 from graphwright.runtime.decisions import resume_value
 from graphwright.runtime.process import Runtime, open_runtime
 from graphwright.runtime.results import CheckpointSummary, RunEvent, RunResult, ThreadState
-from graphwright.runtime.service import RunRequest
+from graphwright.runtime.run_request import RunRequest
 from graphwright.settings import Settings
 from graphwright.store.runs import RunRecord
 from graphwright.store.threads import ThreadRecord, ThreadStore

@@ -127,21 +127,24 @@ class RunExecutor:
         heartbeat = asyncio.create_task(self._heartbeat(run, task))
         status = "error"
         final: RunEvent | None = None
+        ended = False
         try:
             while (event := await queue.get()) is not None:
                 if event.result is not None:
                     final = event  # held back until the run row has ended
                 else:
                     yield event
+            ended = True
             status, error = await self._outcome(run, task, writer)
             if final is None or error is not None:
                 final = self._synthetic(run, error or _CANCELLED)
             yield final
         finally:
             heartbeat.cancel()
-            if not task.done():  # the caller stopped following: abandon the run
-                self._reasons[key] = "abandon"
-                task.cancel()
+            if not ended:  # the caller stopped following: abandon the run (or end it)
+                if not task.done():
+                    self._reasons[key] = "abandon"
+                    task.cancel()
                 status, _ = await asyncio.shield(self._outcome(run, task, writer))
             self._running.pop(key, None)
             self._reasons.pop(key, None)

@@ -21,7 +21,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from graphwright.runtime.executor import RunExecutor
 from graphwright.runtime.results import RunEvent, RunResult
-from graphwright.runtime.service import RunService
+from graphwright.runtime.streams import RunStreams
 from graphwright.store.approvals import ApprovalStore
 from graphwright.store.migrations import applied_migrations, load_migrations
 from graphwright.store.pool import Pool, ping
@@ -44,7 +44,7 @@ class ServiceMetrics:
         *,
         runs: RunStore,
         approvals: ApprovalStore,
-        run_service: RunService,
+        streams: RunStreams,
         executor: RunExecutor | None,
     ) -> None:
         self._runs = runs
@@ -66,12 +66,12 @@ class ServiceMetrics:
             "Approvals waiting for a decision (all tenants).",
             registry=self.registry,
         )
-        streams = Gauge(
+        streams_active = Gauge(
             "graphwright_sse_streams_active",
             "Run event streams this process is serving now.",
             registry=self.registry,
         )
-        streams.set_function(lambda: float(run_service.active_streams))
+        streams_active.set_function(lambda: float(streams.active_streams))
         active = Gauge(
             "graphwright_worker_active_runs",
             "Runs executing in this process now.",

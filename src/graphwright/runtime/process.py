@@ -27,6 +27,7 @@ from graphwright.runtime.database import Database
 from graphwright.runtime.executor import RunExecutor
 from graphwright.runtime.metrics import Readiness, ServiceMetrics
 from graphwright.runtime.service import RunService
+from graphwright.runtime.streams import RunStreams
 from graphwright.runtime.thread_api import ThreadStateAPI
 from graphwright.runtime.worker import WorkerPool
 from graphwright.runtime.writer import EventSink
@@ -62,6 +63,7 @@ class Runtime:
     bus: InProcessBus
     sink: EventSink
     run_service: RunService
+    streams: RunStreams
     approvals: ApprovalService
     metrics: ServiceMetrics
     readiness: Readiness
@@ -134,6 +136,7 @@ async def open_runtime(
             settings=settings,
             owner=owner,
         )
+        streams = RunStreams(runs=runs, threads=threads, events=events, bus=bus, settings=settings)
         approval_store = ApprovalStore(pool)
         approvals = ApprovalService(states, approval_store, run_service)
         run_service.on_resume.append(approvals.close_on_resume)
@@ -148,7 +151,7 @@ async def open_runtime(
             sink=sink,
         )
         metrics = ServiceMetrics(
-            runs=runs, approvals=approval_store, run_service=run_service, executor=executor
+            runs=runs, approvals=approval_store, streams=streams, executor=executor
         )
         executor.hooks.extend([approvals.record_run_end, metrics.observe_run_end])
         executor.event_hooks.append(metrics.observe_event)
@@ -167,6 +170,7 @@ async def open_runtime(
             bus=bus,
             sink=sink,
             run_service=run_service,
+            streams=streams,
             approvals=approvals,
             metrics=metrics,
             readiness=readiness,

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import builtins
 import enum
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal, get_args
 
 from psycopg.types.json import Jsonb
 
-from graphwright.errors import NotFoundError, RunStateError, WorkflowConflictError
+from graphwright.errors import NotFoundError, WorkflowConflictError
 from graphwright.store.pool import Pool
 
 __all__ = [
@@ -30,7 +30,6 @@ _COLUMNS = (
     "tenant_id, thread_id, workflow_id, workflow_version, status, metadata, run_id, error,"
     " created_at, updated_at, lease_owner, lease_expires_at"
 )
-_CLAIM_ATTEMPTS = 3
 
 
 class Keep(enum.Enum):
@@ -89,14 +88,10 @@ class ThreadStore:
         workflow_id: str | None,
         workflow_version: int | None,
         metadata: Mapping[str, Any] | None = None,
-        run_id: str | None = None,
-        owner: str | None = None,
-        lease_seconds: float | None = None,
     ) -> ThreadRecord:
-        """Create an idle thread, or with ``run_id`` one already claimed by that run.
+        """Create an idle thread.
 
         The workflow version is not checked here; callers resolve it first.
-        Creating a claimed thread saves the separate claim of a new thread.
 
         Raises:
             WorkflowConflictError: ``thread.exists`` when the tenant already has
@@ -105,24 +100,10 @@ class ThreadStore:
         async with self._pool.connection() as conn:
             cur = await conn.execute(
                 "insert into gw_threads (tenant_id, thread_id, workflow_id, workflow_version,"
-                " metadata, status, run_id, lease_owner, lease_expires_at)"
-                " values (%s, %s, %s, %s, %s, %s, %s, %s,"
-                "  case when %s::text is null then null"
-                "  else now() + make_interval(secs => %s::float8) end)"
+                " metadata, status) values (%s, %s, %s, %s, %s, 'idle')"
                 " on conflict (tenant_id, thread_id) do nothing"
                 " returning " + _COLUMNS,
-                (
-                    tenant,
-                    thread_id,
-                    workflow_id,
-                    workflow_version,
-                    Jsonb(dict(metadata or {})),
-                    "idle" if run_id is None else "running",
-                    run_id,
-                    owner,
-                    run_id,
-                    lease_seconds if lease_seconds is not None else 10 * 365 * 86400.0,
-                ),
+                (tenant, thread_id, workflow_id, workflow_version, Jsonb(dict(metadata or {}))),
             )
             row = await cur.fetchone()
         if row is None:
@@ -218,82 +199,6 @@ class ThreadStore:
             raise _thread_not_found(thread_id)
         return _record(row)
 
-    async def claim_for_run(
-        self,
-        tenant: str,
-        thread_id: str,
-        *,
-        run_id: str,
-        allow_statuses: Collection[ThreadStatus],
-        owner: str | None = None,
-        lease_seconds: float | None = None,
-        reclaim_expired: bool = False,
-    ) -> ThreadRecord:
-        """Atomically mark a thread ``running`` under ``run_id`` if its status allows.
-
-        One conditional UPDATE decides, so of two processes claiming one thread at
-        once exactly one wins. The error of the previous run is cleared. The
-        claimer holds a lease of ``lease_seconds`` (renew it with
-        :meth:`renew_lease`); with ``reclaim_expired``, a ``running`` thread whose
-        lease has expired (its process died) may be claimed too.
-
-        Args:
-            tenant: Tenant that owns the thread.
-            thread_id: The thread.
-            run_id: The run taking the thread.
-            allow_statuses: Statuses the thread may be claimed from.
-            owner: Who holds the lease (process identity).
-            lease_seconds: Lease length; None for no expiry.
-            reclaim_expired: Also take a ``running`` thread whose lease expired.
-
-        Returns:
-            The thread, now ``running`` with ``run_id``.
-
-        Raises:
-            NotFoundError: ``thread.not_found`` when the tenant has no such thread.
-            WorkflowConflictError: ``thread.busy`` when another run holds the thread
-                (``details["run_id"]`` names it).
-            RunStateError: ``run.invalid_state`` when the thread's status is not
-                allowed and not ``running``.
-        """
-        allowed = builtins.list(dict.fromkeys(allow_statuses))
-        attempts = 0
-        async with self._pool.connection() as conn:
-            while True:
-                attempts += 1
-                cur = await conn.execute(
-                    "update gw_threads set status = 'running', run_id = %s, error = null,"
-                    " lease_owner = %s,"
-                    " lease_expires_at = now() + make_interval(secs => %s::float8),"
-                    " updated_at = now()"
-                    " where tenant_id = %s and thread_id = %s and (status = any(%s)"
-                    "  or (%s and status = 'running'"
-                    "      and coalesce(lease_expires_at, '-infinity') < now()))"
-                    " returning " + _COLUMNS,
-                    (
-                        run_id,
-                        owner,
-                        lease_seconds if lease_seconds is not None else 10 * 365 * 86400.0,
-                        tenant,
-                        thread_id,
-                        allowed,
-                        reclaim_expired,
-                    ),
-                )
-                row = await cur.fetchone()
-                if row is not None:
-                    return _record(row)
-                cur = await conn.execute(
-                    "select status, run_id from gw_threads where tenant_id = %s and thread_id = %s",
-                    (tenant, thread_id),
-                )
-                current = await cur.fetchone()
-                if current is None:
-                    raise _thread_not_found(thread_id)
-                # An allowed status here means the row changed between the two statements.
-                if current["status"] not in allowed or attempts >= _CLAIM_ATTEMPTS:
-                    raise _claim_refused(thread_id, current, allowed)
-
     async def bind(
         self, conn: Any, tenant: str, thread_id: str, *, workflow_id: str, workflow_version: int
     ) -> ThreadRecord:
@@ -350,27 +255,6 @@ class ThreadStore:
         if row is None:
             raise _thread_not_found(thread_id)
         return _record(row)
-
-    async def renew_lease(
-        self,
-        tenant: str,
-        thread_id: str,
-        *,
-        run_id: str,
-        owner: str,
-        lease_seconds: float,
-    ) -> bool:
-        """Extend the lease of a running thread; False if ``owner`` no longer holds it."""
-        async with self._pool.connection() as conn:
-            cur = await conn.execute(
-                "update gw_threads"
-                " set lease_expires_at = now() + make_interval(secs => %s::float8)"
-                " where tenant_id = %s and thread_id = %s and status = 'running'"
-                " and run_id = %s and lease_owner = %s"
-                " returning thread_id",
-                (lease_seconds, tenant, thread_id, run_id, owner),
-            )
-            return await cur.fetchone() is not None
 
     async def list(
         self,
@@ -508,24 +392,6 @@ class ThreadStore:
                 "delete from gw_threads where tenant_id = %s and thread_id = %s",
                 (tenant, thread_id),
             )
-
-
-def _claim_refused(
-    thread_id: str, current: dict[str, Any], allowed: Sequence[str]
-) -> WorkflowConflictError | RunStateError:
-    status, holder = current["status"], current["run_id"]
-    if status == "running" or status in allowed:
-        # An allowed status only shows up here when the row kept changing under us.
-        return WorkflowConflictError(
-            f"thread {thread_id!r} is busy with run {holder!r}",
-            code="thread.busy",
-            details={"thread_id": thread_id, "run_id": holder},
-        )
-    return RunStateError(
-        f"thread {thread_id!r} is {status}; a run needs one of: {', '.join(allowed)}",
-        code="run.invalid_state",
-        details={"thread_id": thread_id, "status": status, "allowed": allowed},
-    )
 
 
 def _record(row: dict[str, Any]) -> ThreadRecord:

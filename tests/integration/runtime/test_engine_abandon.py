@@ -83,3 +83,27 @@ async def test_closed_stream_leaves_thread_resumable(
         assert result.values["trail"] == ["first", "second"]
     finally:
         await settle(engine, "left")
+
+
+async def test_stream_closed_before_run_finished_ends_the_run_row(
+    open_engine: OpenEngine,
+) -> None:
+    """Stopping after the last node's event never leaves the run row running or the thread stuck."""
+    registry = Registry()
+    registry.add_function("ab.first", lambda: "first")
+    registry.add_function("ab.second", lambda: "second")
+    engine = await open_engine(registry)
+    await engine.publish(DOC)
+    run_id = ""
+    async with aclosing(engine.stream("abandoned", thread_id="late")) as events:
+        async for event in events:
+            run_id = event.run_id
+            if event.type == "node.finished" and event.node == "second":
+                break
+    row = await engine.runtime.runs.get(engine.tenant, run_id)
+    state = await engine.get_state("late")
+    assert (row.status, state.status) in (("success", "completed"), ("error", "failed"))
+    if state.status == "failed":
+        result = await engine.resume("late")
+        assert (result.status, result.run_id) == ("completed", run_id)
+    assert (await engine.get_state("late")).values["trail"] == ["first", "second"]

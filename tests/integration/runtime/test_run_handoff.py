@@ -10,7 +10,7 @@ import pytest
 
 from graphwright.registry import Registry
 from graphwright.runtime.process import Runtime, open_runtime
-from graphwright.runtime.service import RunRequest
+from graphwright.runtime.run_request import RunRequest
 from graphwright.settings import Settings
 
 pytestmark = pytest.mark.integration

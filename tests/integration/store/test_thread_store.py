@@ -1,18 +1,15 @@
-"""Tests of ThreadStore: creation, status changes, run claims and tenant isolation."""
+"""Tests of ThreadStore: creation, status changes, take-over fencing and tenant isolation."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 
 import pytest
 
-from graphwright.errors import NotFoundError, RunStateError, WorkflowConflictError
-from graphwright.store import Pool, ThreadStatus, ThreadStore
+from graphwright.errors import NotFoundError, WorkflowConflictError
+from graphwright.store import Pool, ThreadStore
 
 pytestmark = pytest.mark.integration
-
-RUNNABLE: tuple[ThreadStatus, ...] = ("idle", "interrupted", "completed", "failed")
 
 
 @pytest.fixture
@@ -55,82 +52,35 @@ async def test_get_missing_raises_thread_not_found(store: ThreadStore, tenant: s
     assert caught.value.code == "thread.not_found"
 
 
-async def test_claim_marks_running_and_second_claim_is_busy(
-    store: ThreadStore, tenant: str
-) -> None:
-    """The first claim sets running and the run id; a second claim raises thread.busy."""
-    await new_thread(store, tenant)
-
-    claimed = await store.claim_for_run(tenant, "th-1", run_id="run-1", allow_statuses=RUNNABLE)
-    with pytest.raises(WorkflowConflictError) as caught:
-        await store.claim_for_run(tenant, "th-1", run_id="run-2", allow_statuses=RUNNABLE)
-
-    assert (claimed.status, claimed.run_id) == ("running", "run-1")
-    assert caught.value.code == "thread.busy"
-    assert caught.value.details["run_id"] == "run-1"
-    assert (await store.get(tenant, "th-1")).run_id == "run-1"
-
-
-async def test_concurrent_claims_have_one_winner(store: ThreadStore, tenant: str) -> None:
-    """Of several claims at once exactly one wins; the rest raise thread.busy."""
-    await new_thread(store, tenant)
-
-    results = await asyncio.gather(
-        *(
-            store.claim_for_run(tenant, "th-1", run_id=f"run-{n}", allow_statuses=RUNNABLE)
-            for n in range(6)
-        ),
-        return_exceptions=True,
-    )
-
-    winners = [r for r in results if not isinstance(r, BaseException)]
-    losers = [r for r in results if isinstance(r, BaseException)]
-    assert len(winners) == 1
-    assert all(isinstance(r, WorkflowConflictError) and r.code == "thread.busy" for r in losers)
-    assert (await store.get(tenant, "th-1")).run_id == winners[0].run_id
-
-
-@pytest.mark.parametrize(
-    ("status", "allowed", "error", "code"),
-    [
-        ("completed", ("idle",), RunStateError, "run.invalid_state"),
-        ("running", ("idle", "interrupted"), WorkflowConflictError, "thread.busy"),
-    ],
-    ids=["completed-not-allowed", "running"],
-)
-async def test_claim_refused_by_status(
-    store: ThreadStore,
-    tenant: str,
-    status: ThreadStatus,
-    allowed: tuple[ThreadStatus, ...],
-    error: type[Exception],
-    code: str,
-) -> None:
-    """A disallowed status raises run.invalid_state, a running thread thread.busy."""
-    await new_thread(store, tenant)
-    await store.mark(tenant, "th-1", status=status, run_id="run-0")
-
-    with pytest.raises(error) as caught:
-        await store.claim_for_run(tenant, "th-1", run_id="run-1", allow_statuses=allowed)
-
-    assert getattr(caught.value, "code", None) == code
-    assert (await store.get(tenant, "th-1")).run_id == "run-0"
-
-
-async def test_claim_clears_the_previous_error(store: ThreadStore, tenant: str) -> None:
-    """Claiming a failed thread for a new run clears the last run's error."""
+async def test_take_over_marks_running_for_the_owner(store: ThreadStore, tenant: str) -> None:
+    """take_over sets running, the run id and owner, clears the error; the thread has no lease."""
     await new_thread(store, tenant)
     await store.mark(tenant, "th-1", status="failed", error={"code": "node.failed"})
 
-    claimed = await store.claim_for_run(tenant, "th-1", run_id="run-2", allow_statuses=RUNNABLE)
+    taken = await store.take_over(tenant, "th-1", run_id="run-1", owner="worker-a")
 
-    assert (claimed.status, claimed.error) == ("running", None)
+    assert (taken.status, taken.run_id, taken.error) == ("running", "run-1", None)
+    assert (taken.lease_owner, taken.lease_expires_at) == ("worker-a", None)
+
+
+async def test_mark_with_owner_is_fenced(store: ThreadStore, tenant: str) -> None:
+    """Once another owner took the thread over, the old owner's mark raises thread.lease_lost."""
+    await new_thread(store, tenant)
+    await store.take_over(tenant, "th-1", run_id="run-1", owner="worker-a")
+    await store.take_over(tenant, "th-1", run_id="run-1", owner="worker-b")
+
+    with pytest.raises(WorkflowConflictError) as caught:
+        await store.mark(tenant, "th-1", status="completed", owner="worker-a")
+    done = await store.mark(tenant, "th-1", status="completed", owner="worker-b")
+
+    assert caught.value.code == "thread.lease_lost"
+    assert (done.status, done.lease_owner) == ("completed", None)
 
 
 async def test_mark_keeps_unset_columns(store: ThreadStore, tenant: str) -> None:
     """mark() changes the given columns only; None clears a column."""
     await new_thread(store, tenant)
-    await store.claim_for_run(tenant, "th-1", run_id="run-1", allow_statuses=RUNNABLE)
+    await store.take_over(tenant, "th-1", run_id="run-1", owner="worker-a")
 
     failed = await store.mark(tenant, "th-1", status="failed", error={"code": "node.timeout"})
     cleared = await store.mark(tenant, "th-1", status="idle", run_id=None, error=None)
@@ -173,14 +123,14 @@ async def test_list_rejects_bad_pages(
 
 
 async def test_tenants_do_not_see_each_other(store: ThreadStore, tenant: str) -> None:
-    """Another tenant can neither read, list, mark nor claim a tenant's thread."""
+    """Another tenant can neither read, list, mark nor take over a tenant's thread."""
     other = f"{tenant}-other"
     await new_thread(store, tenant)
 
     attempts: list[Callable[[], Awaitable[object]]] = [
         lambda: store.get(other, "th-1"),
         lambda: store.mark(other, "th-1", status="failed"),
-        lambda: store.claim_for_run(other, "th-1", run_id="run-x", allow_statuses=RUNNABLE),
+        lambda: store.take_over(other, "th-1", run_id="run-x", owner="worker-x"),
     ]
     for attempt in attempts:
         with pytest.raises(NotFoundError) as caught:

@@ -15,7 +15,7 @@ from graphwright.api.schemas import RunCreateBody, run_json
 from graphwright.api.sse import EventStreamResponse, encode, frames
 from graphwright.errors import InvalidInputError, NotFoundError
 from graphwright.runtime.process import Runtime as Services
-from graphwright.runtime.service import RunRequest
+from graphwright.runtime.run_request import RunRequest
 from graphwright.store.events import StoredEvent
 from graphwright.store.runs import RunRecord
 
@@ -63,7 +63,7 @@ async def _stream(
     if modes is None:
         modes = frozenset(run.payload.stream_mode)
     try:
-        events = services.run_service.follow(tenant, run.run_id, after=after, modes=modes)
+        events = services.streams.follow(tenant, run.run_id, after=after, modes=modes)
         async for chunk in frames(events):
             yield chunk
         finished = True
@@ -86,7 +86,7 @@ def _stream_response(
     if body is not None and body.stream_resumable:
         headers["Location"] = _location(run) + "/stream"
     cancel = request is not None and request.on_disconnect == "cancel"
-    services.run_service.admit()  # a full server answers 503 before the stream starts
+    services.streams.admit()  # a full server answers 503 before the stream starts
     return EventStreamResponse(
         _stream(services, tenant, run, cancel_on_disconnect=cancel), headers=headers
     )
@@ -185,7 +185,7 @@ async def join_stream(
     run = await services.runs.get(tenant, run_id, thread_id=thread_id)
     after = _after(last_event_id, last_event_id_query)
     modes = frozenset(stream_mode) if stream_mode else None
-    services.run_service.admit()
+    services.streams.admit()
     return EventStreamResponse(
         _stream(
             services,
@@ -223,7 +223,7 @@ async def thread_stream(
     if not lifecycle and requested != {"run_modes"}:
         modes = frozenset(requested - {"run_modes", "lifecycle"})
     after = last_event_id if last_event_id is not None else last_event_id_query
-    events = services.run_service.follow_thread(
+    events = services.streams.follow_thread(
         tenant, thread_id, after=after or None, modes=modes, lifecycle_only=lifecycle
     )
     first = await anext(aiter(events), None)  # surface 404 / bad ids before streaming
