@@ -1027,7 +1027,13 @@ async def main(args: argparse.Namespace) -> None:
             phases: list[Phase] = []
             async with Engine(settings, registry=registry) as engine:
                 for spec in args.phase_specs:
-                    phases.append(await run_phase(args, spec, engine, env, folder, meter))
+                    try:
+                        phases.append(await run_phase(args, spec, engine, env, folder, meter))
+                    except BaseException:
+                        for log in sorted(folder.glob("*.log")):  # why the server failed
+                            tail = log.read_text(errors="replace")[-4000:]
+                            print(f"--- {log.name} (tail) ---\n{tail}", file=sys.stderr)
+                        raise
                 report(args, phases)
                 if args.profile:
                     await profile_phase(args, engine, env, folder, meter)

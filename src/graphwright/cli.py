@@ -469,6 +469,7 @@ def serve(
         port=settings.port,
         log_level="warning",
         timeout_graceful_shutdown=int(settings.drain_seconds) + 5,
+        timeout_keep_alive=int(settings.keep_alive_seconds),
     )
 
 

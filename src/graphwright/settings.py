@@ -78,6 +78,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest accepted request body."
     )
+    keep_alive_seconds: float = Field(
+        default=75.0,
+        gt=0,
+        le=3600,
+        description="How long `serve` keeps an idle HTTP connection open; longer than "
+        "clients' idle expiry (httpx: 5 s), so a client never reuses one the server is closing.",
+    )
     heartbeat_seconds: float = Field(
         default=10.0, gt=0, le=300, description="SSE heartbeat comment interval."
     )

@@ -92,6 +92,26 @@ class NewRun:
     thread_metadata: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
+def _params(tenant: str, new: NewRun, owner: str | None, lease_seconds: float) -> dict[str, Any]:
+    """Named parameters of the run inserts."""
+    return {
+        "tenant": tenant,
+        "run": new.run_id,
+        "thread": new.thread_id,
+        "workflow": new.assistant_id,
+        "version": new.workflow_version,
+        "payload": Jsonb(new.payload.to_json()),
+        "metadata": Jsonb(dict(new.metadata)),
+        "thread_metadata": Jsonb(dict(new.thread_metadata)),
+        "strategy": new.multitask_strategy,
+        "max_attempts": new.max_attempts,
+        "after": new.after_seconds,
+        "owner": owner,
+        "lease": lease_seconds,
+        "channel": WAKE_CHANNEL,
+    }
+
+
 def _record(row: Mapping[str, Any]) -> RunRecord:
     return RunRecord(**{**row, "payload": RunPayload.model_validate(row["payload"] or {})})
 
@@ -128,21 +148,7 @@ class RunStore:
             f" returning {_COLUMNS})"
             " select r.* from r left join"
             f" (select pg_notify(%(channel)s, %(tenant)s) where not {_CLAIMED}) as n on true",
-            {
-                "tenant": tenant,
-                "run": new.run_id,
-                "thread": new.thread_id,
-                "workflow": new.assistant_id,
-                "version": new.workflow_version,
-                "payload": Jsonb(new.payload.to_json()),
-                "metadata": Jsonb(dict(new.metadata)),
-                "strategy": new.multitask_strategy,
-                "max_attempts": new.max_attempts,
-                "after": new.after_seconds,
-                "owner": owner,
-                "lease": lease_seconds,
-                "channel": WAKE_CHANNEL,
-            },
+            _params(tenant, new, owner, lease_seconds),
         )
         row = await cur.fetchone()
         assert row is not None  # INSERT ... RETURNING returns the row
@@ -161,23 +167,7 @@ class RunStore:
         """
         async with self._pool.connection() as conn:
             cur = await conn.execute(
-                _INSERT_ON_NEW_THREAD,
-                {
-                    "tenant": tenant,
-                    "thread": new.thread_id,
-                    "run": new.run_id,
-                    "workflow": new.assistant_id,
-                    "version": new.workflow_version,
-                    "payload": Jsonb(new.payload.to_json()),
-                    "metadata": Jsonb(dict(new.metadata)),
-                    "thread_metadata": Jsonb(dict(new.thread_metadata)),
-                    "strategy": new.multitask_strategy,
-                    "max_attempts": new.max_attempts,
-                    "after": new.after_seconds,
-                    "owner": owner,
-                    "lease": lease_seconds,
-                    "channel": WAKE_CHANNEL,
-                },
+                _INSERT_ON_NEW_THREAD, _params(tenant, new, owner, lease_seconds)
             )
             row = await cur.fetchone()
         return None if row is None else _record(row)
