@@ -1008,6 +1008,13 @@ def environment_line() -> str:
     )
 
 
+def print_log_tails(folder: Path) -> None:
+    """Print the end of every server log in ``folder`` to stderr."""
+    for log in sorted(folder.glob("*.log")):
+        tail = log.read_text(errors="replace")[-4000:]
+        print(f"--- {log.name} (tail) ---\n{tail}", file=sys.stderr)
+
+
 def keep_logs(folder: Path, target: Path) -> None:
     for log in folder.glob("*.log"):
         (target / f"bench_service_{log.name}").write_bytes(log.read_bytes())
@@ -1030,9 +1037,7 @@ async def main(args: argparse.Namespace) -> None:
                     try:
                         phases.append(await run_phase(args, spec, engine, env, folder, meter))
                     except BaseException:
-                        for log in sorted(folder.glob("*.log")):  # why the server failed
-                            tail = log.read_text(errors="replace")[-4000:]
-                            print(f"--- {log.name} (tail) ---\n{tail}", file=sys.stderr)
+                        print_log_tails(folder)  # why the server failed
                         raise
                 report(args, phases)
                 if args.profile:
