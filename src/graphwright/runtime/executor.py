@@ -23,6 +23,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import Any
 
 import psycopg
+from psycopg_pool import PoolTimeout
 
 from graphwright.errors import GraphwrightError
 from graphwright.runtime.catalog import Catalog, LoadedWorkflow
@@ -46,9 +47,19 @@ RunHook = Callable[[RunRecord, RunResult], Awaitable[None]]
 EventHook = Callable[[RunRecord, RunEvent], None]
 """Called with every progress event of a run."""
 
+FENCE_FRACTION = 0.6
+"""Share of the lease after which a process that cannot renew stops the run."""
+
 _CANCELLED = {"code": "run.cancelled", "message": "the run was cancelled"}
 _ABANDONED = {"code": "run.cancelled", "message": "the caller stopped following the run"}
 _TIMEOUT = {"code": "run.timeout", "message": "the run exceeded its time limit"}
+_OUTAGE = {
+    "code": "db.unavailable",
+    "message": "the database became unavailable; the run continues from its last checkpoint "
+    "when a worker claims it again",
+}
+OUTAGE_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
+"""Errors of graphwright's own database that mean "unreachable now", not "wrong"."""
 
 
 class RunExecutor:
@@ -116,6 +127,13 @@ class RunExecutor:
         ``error`` (``run.cancelled``) and its thread stays resumable.
         """
         key = (run.tenant_id, run.run_id)
+        earlier = self._running.get(key)
+        if earlier is not None:
+            # This process claimed a run it is still executing (its lease ran out
+            # meanwhile): stop the earlier execution before starting again.
+            self._reasons[key] = "lease_lost"
+            earlier.cancel()
+            await asyncio.wait([earlier])
         if run.attempts > run.max_attempts:
             yield self._synthetic(run, await self._dead_letter(run))
             return
@@ -146,8 +164,9 @@ class RunExecutor:
                     self._reasons[key] = "abandon"
                     task.cancel()
                 status, _ = await asyncio.shield(self._outcome(run, task, writer))
-            self._running.pop(key, None)
-            self._reasons.pop(key, None)
+            if self._running.get(key) is task:  # not a later execution's entry
+                self._running.pop(key, None)
+                self._reasons.pop(key, None)
             if not writer.ended:  # released, lost, or this process stopping
                 writer.close(status)
 
@@ -225,6 +244,9 @@ class RunExecutor:
             event = graph_run.identity.event("run.finished", data={"status": result.status})
             self._observe(run, dataclasses.replace(event, result=result), writer, queue)
             return result
+        except OUTAGE_ERRORS:
+            self._reasons[(run.tenant_id, run.run_id)] = "outage"
+            raise
         finally:
             if not ended:
                 await asyncio.shield(self._abandon(loaded, run))
@@ -256,7 +278,9 @@ class RunExecutor:
         }
         if isinstance(exc, GraphwrightError):
             status, error = "failed", exc.to_dict()
-        with contextlib.suppress(GraphwrightError):  # the lease moved on: not ours to settle
+        # The lease moved on (not ours to settle), or the database is away (the
+        # re-claim settles it).
+        with contextlib.suppress(GraphwrightError, *OUTAGE_ERRORS):
             await self.threads.mark(
                 run.tenant_id, run.thread_id, status=status, error=error, owner=self.owner
             )
@@ -264,15 +288,15 @@ class RunExecutor:
     async def _abandon(self, loaded: LoadedWorkflow, run: RunRecord) -> None:
         """Settle the thread of a run that stopped midway (cancelled, timed out, abandoned)."""
         reason = self._reasons.get((run.tenant_id, run.run_id))
-        if reason == "lease_lost":
-            return  # another process runs it now
+        if reason in ("lease_lost", "outage"):
+            return  # another process runs it now, or will: the thread is its to settle
         error, status = _CANCELLED, "idle"
         if reason is None:  # the run's time limit
             error, status = _TIMEOUT, "failed"
         elif reason == "abandon":
             error, status = _ABANDONED, "failed"
-        snapshot = await self.checkpoints.state(loaded, run.tenant_id, run.thread_id)
-        with contextlib.suppress(GraphwrightError):
+        with contextlib.suppress(GraphwrightError, *OUTAGE_ERRORS):
+            snapshot = await self.checkpoints.state(loaded, run.tenant_id, run.thread_id)
             await self.threads.mark(
                 run.tenant_id,
                 run.thread_id,
@@ -282,20 +306,39 @@ class RunExecutor:
             )
 
     async def _heartbeat(self, run: RunRecord, task: asyncio.Task[RunResult]) -> None:
+        """Renew the run's lease; stop the run here before anyone else may claim it.
+
+        Fencing: the lease expires ``lease_seconds`` after the last renewal that
+        succeeded. When renewals keep failing (the database is unreachable) for
+        ``FENCE_FRACTION`` of that, the run is stopped locally (``lease_lost``), so
+        this process is no longer executing it when another may claim it. Its
+        last checkpoint stays; the claimer continues from there.
+        """
         key = (run.tenant_id, run.run_id)
-        interval = max(self.settings.lease_seconds / 3, 0.05)
+        lease = self.settings.lease_seconds
+        interval = max(lease / 3, 0.05)
+        loop = asyncio.get_running_loop()
+        renewed_at = loop.time()
         while not task.done():
             await asyncio.sleep(interval)
             try:
-                owned, action = await self.runs.renew(
-                    run.tenant_id,
+                async with asyncio.timeout(interval):
+                    owned, action = await self.runs.renew(
+                        run.tenant_id, run.run_id, owner=self.owner, lease_seconds=lease
+                    )
+            except (psycopg.Error, PoolTimeout, TimeoutError) as exc:
+                if loop.time() - renewed_at < lease * FENCE_FRACTION:
+                    log.warning("lease renewal of run %s failed: %s", run.run_id, exc)
+                    continue
+                log.error(
+                    "run %s: no lease renewal for %.1fs; stopping it here before the lease "
+                    "expires (another process will continue it)",
                     run.run_id,
-                    owner=self.owner,
-                    lease_seconds=self.settings.lease_seconds,
+                    loop.time() - renewed_at,
                 )
-            except psycopg.Error as exc:  # a failed renewal is retried next beat
-                log.warning("lease renewal of run %s failed: %s", run.run_id, exc)
-                continue
+                owned, action = False, None
+            else:
+                renewed_at = loop.time()
             if not owned or action is not None:
                 self._reasons[key] = "lease_lost" if not owned else "cancel"
                 task.cancel()
@@ -314,6 +357,14 @@ class RunExecutor:
             if reason is None:
                 raise  # this process itself is being cancelled
             return await self._cancelled(run, reason, writer)
+        except OUTAGE_ERRORS as exc:
+            # The database went away mid-run: never a failure. The run goes back to
+            # the queue (or, if even that fails, its lease expires) and continues
+            # from its last checkpoint.
+            log.warning("run %s: database unavailable (%s); released for re-claim", run.run_id, exc)
+            with contextlib.suppress(*OUTAGE_ERRORS):
+                await self.runs.release(run.tenant_id, run.run_id, owner=self.owner)
+            return "released", _OUTAGE
         except TimeoutError:
             writer.emit("error", {"error": _TIMEOUT["code"], "message": _TIMEOUT["message"]})
             await self._finish(writer, run, status="timeout", error=_TIMEOUT)

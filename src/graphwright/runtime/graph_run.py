@@ -10,8 +10,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from typing import Any
 
+import psycopg
 from langgraph.errors import GraphBubbleUp, GraphRecursionError
 from langgraph.types import Command
+from psycopg_pool import PoolTimeout
 
 from graphwright.nodes.context import RunContext
 from graphwright.nodes.policies import describe
@@ -156,6 +158,8 @@ class GraphRun:
             }
         except GraphBubbleUp:
             raise  # control flow of LangGraph, never a node failure
+        except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout):
+            raise  # the checkpointer lost the database: an outage, not a node failure
         except Exception as exc:  # noqa: BLE001 - any node failure ends the run failed, coded
             self.error = describe(exc)
         if not self.started:

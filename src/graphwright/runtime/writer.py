@@ -28,6 +28,7 @@ __all__ = ["EventSink", "RunEventWriter", "done_message", "done_text", "run_chan
 log = logging.getLogger("graphwright.worker")
 
 BATCH_SECONDS = 0.01
+CLOSE_RETRY_SECONDS = 10.0
 DONE_RESULT_LIMIT = 64 * 1024
 """A run's ``/wait`` body rides on its ``done`` message when its JSON is at most this long."""
 
@@ -72,6 +73,8 @@ class EventSink:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.flushes = 0
+        self.retries = 0
+        self._closing = False
 
     def add(self, tenant: str, run_id: str, channel: str, seq: int, event: str, data: Any) -> None:
         """Queue one event for the log and the bus (its data must be JSON-serialisable)."""
@@ -132,10 +135,7 @@ class EventSink:
 
     async def _flush(self, batch: _Batch) -> None:
         self.flushes += 1
-        try:
-            await self._log.append_encoded(batch.logged)
-        except PsycopgError as exc:  # runs go on; live readers still get the events
-            log.error("event log write of %d events failed: %s", len(batch.logged), exc)
+        await self._log_with_retries(batch)
         # Runs read as ended only now, with every event of theirs in the log.
         results = await asyncio.gather(
             *(end.ending() for end in batch.ends), return_exceptions=True
@@ -150,8 +150,46 @@ class EventSink:
                 end.outcome.set_result(result)
         await self._bus.publish_encoded(batch.live)
 
+    async def _log_with_retries(self, batch: _Batch) -> None:
+        """Write the batch to the event log, retrying with backoff through an outage.
+
+        Nothing is dropped and no run of the batch reads as ended before its
+        events are logged. Only a process that is closing gives up (after
+        ``CLOSE_RETRY_SECONDS`` of failures); its runs were not ended, so they are
+        claimed again elsewhere.
+        """
+        delay = 0.05
+        failing_since: float | None = None
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                await self._log.append_encoded(batch.logged)
+                if failing_since is not None:
+                    log.warning(
+                        "event log write succeeded again after %.1fs", loop.time() - failing_since
+                    )
+                return
+            except PsycopgError as exc:
+                now = loop.time()
+                if failing_since is None:
+                    failing_since = now
+                    log.warning(
+                        "event log write of %d events failed, retrying: %s", len(batch.logged), exc
+                    )
+                if self._closing and now - failing_since > CLOSE_RETRY_SECONDS:
+                    log.error(
+                        "event log write of %d events abandoned at close: %s",
+                        len(batch.logged),
+                        exc,
+                    )
+                    raise
+            self.retries += 1
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
     async def close(self) -> None:
         """Flush what is queued and stop."""
+        self._closing = True
         await self.flushed()
         if self._task is not None:
             self._task.cancel()

@@ -74,6 +74,8 @@ async def open_pool(
         min_size=min_size,
         max_size=max_size,
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+        # A connection that died in a server restart is replaced before it is handed out.
+        check=AsyncConnectionPool.check_connection,
         open=False,
     )
     try:

@@ -286,8 +286,9 @@ class RunStore:
     ) -> RunRecord | None:
         """Claim one run again to continue it under its own id, or None if it is held.
 
-        The run must have failed (``error`` or ``timeout``) or be ``running`` with
-        an expired lease (its process died), and be the thread's only active run.
+        The run must have failed (``error`` or ``timeout``), be queued (``pending``,
+        e.g. released in an outage) or be ``running`` with an expired lease (its
+        process died), and be the thread's only active run.
         It gets a fresh budget of ``max_attempts`` claims on top of those used.
         """
         async with self._pool.connection() as conn:
@@ -298,7 +299,7 @@ class RunStore:
                 " lease_expires_at = now() + make_interval(secs => %(lease)s::float8),"
                 " updated_at = now()"
                 " where r.tenant_id = %(tenant)s and r.run_id = %(run)s"
-                " and (r.status in ('error', 'timeout')"
+                " and (r.status in ('error', 'timeout', 'pending')"
                 "  or (r.status = 'running' and r.lease_expires_at < now()))"
                 " and not exists (select 1 from gw_runs a where a.tenant_id = r.tenant_id"
                 "  and a.thread_id = r.thread_id and a.status in ('running', 'pending')"

@@ -5,15 +5,23 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
-from tests.integration.service.conftest import EXAMPLES, Server, server_env, start_server
+from tests.integration.service.conftest import (
+    EXAMPLES,
+    Server,
+    publish_examples,
+    server_env,
+    start_server,
+)
+from tests.integration.service.private_redis import PrivateRedis
 from tests.integration.service.sse import Event, read_events
 
 pytestmark = pytest.mark.integration
@@ -150,61 +158,51 @@ async def _read_thread(
     return out
 
 
+@dataclass
+class OwnRedisServer:
+    """A server of the test's own, on a Redis of the test's own that it may restart."""
+
+    redis: PrivateRedis
+    server: Server
+
+
 @pytest.fixture
-def redis_restart() -> Iterator[None]:
-    """Make sure Redis is running again after the test, whatever happened."""
-    yield
-    _start_redis()
+def own_redis_server(database_url: str, tmp_path: Path) -> Iterator[OwnRedisServer]:
+    """A private Redis and a server using it (2 run slots); both stopped after the test."""
+    with PrivateRedis(tmp_path / "redis.log") as redis:
+        env = server_env(database_url, GW_REDIS_URL=redis.url, GW_WORKERS="2")
+        publish_examples(env, tmp_path)
+        running = start_server(env, tmp_path / "server.log")
+        try:
+            yield OwnRedisServer(redis=redis, server=running)
+        finally:
+            running.stop()
 
 
-def _restart_redis() -> None:
-    subprocess.run(["redis-cli", "shutdown", "nosave"], capture_output=True, check=False)
-    _start_redis()
-
-
-def _start_redis() -> None:
-    if subprocess.run(["redis-cli", "ping"], capture_output=True, check=False).returncode != 0:
-        subprocess.run(
-            [
-                "redis-server",
-                "--daemonize",
-                "yes",
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                "6379",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            check=True,
-        )
-        for _ in range(100):
-            if subprocess.run(["redis-cli", "ping"], capture_output=True).returncode == 0:
-                return
-            import time
-
-            time.sleep(0.05)
-
-
-async def test_replay_is_complete_after_redis_restarts(
-    server: Server, client: LangGraphClient, redis_restart: None
-) -> None:
+async def test_replay_is_complete_after_redis_restarts(own_redis_server: OwnRedisServer) -> None:
     """Redis (which keeps nothing) restarts between two connections: the replay is complete."""
-    thread_id, run_id = await _run_to_gate(client)
-    path = f"/threads/{thread_id}/runs/{run_id}/stream"
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+    redis, server = own_redis_server.redis, own_redis_server.server
+    # The server's bus really listens on this Redis, so the restart below reaches it.
+    assert await asyncio.to_thread(redis.wait_for_pattern_subscriptions) == 1
+    async with (
+        get_client(url=server.url) as client,
+        httpx.AsyncClient(base_url=server.url, timeout=30) as http,
+    ):
+        thread_id, run_id = await _run_to_gate(client)
+        path = f"/threads/{thread_id}/runs/{run_id}/stream"
         whole = await read_events(http, path)
         head = await read_events(http, path, stop_after=len(whole) // 3)
-        await asyncio.to_thread(_restart_redis)
+        await asyncio.to_thread(redis.restart)
         tail = await read_events(http, path, last_event_id=head[-1].id)
         # A new run while the service reconnects to Redis still streams completely.
         second_thread, second_run = await _run_to_gate(client)
         second = await read_events(http, f"/threads/{second_thread}/runs/{second_run}/stream")
     assert head + tail == whole
+    assert len({e.id for e in whole}) == len(whole)
     assert second[0].event == "metadata"
     assert second[-1].event in {"progress", "updates", "values"}
+    # The bus subscribed again to the restarted (empty) Redis.
+    assert await asyncio.to_thread(redis.wait_for_pattern_subscriptions) == 1
 
 
 async def test_run_started_on_one_api_process_is_followed_on_another(
