@@ -8,9 +8,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from graphwright.errors import (
@@ -33,6 +35,8 @@ PROBLEM_JSON = "application/problem+json"
 _BY_CODE: dict[str, int] = {
     "request.too_large": 413,
     "request.invalid_json": 400,
+    "request.invalid_text": 422,
+    "request.too_deep": 422,
     "approval.already_decided": 409,
     "run.busy": 409,
     "thread.busy": 409,
@@ -74,6 +78,10 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
+RETRY_AFTER_SECONDS = 2
+"""``Retry-After`` of 503 answers given during a database outage."""
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Register the exception handlers that turn every failure into a problem response."""
 
@@ -110,6 +118,20 @@ def install_problem_handlers(app: FastAPI) -> None:
             exc.status_code, "http.error"
         )
         return problem(exc.status_code, code, str(exc.detail))
+
+    async def _outage(_: Request, exc: Exception) -> JSONResponse:
+        # Handled here (not by the catch-all below) so the connection stays usable.
+        log.warning("database unavailable: %s", exc)
+        response = problem(
+            503,
+            "db.unavailable",
+            "the database is unavailable right now; retry shortly",
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    for outage in (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout):
+        app.add_exception_handler(outage, _outage)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -34,6 +34,7 @@ from graphwright.graphs.spec import (
     SubworkflowNodeSpec,
     WorkflowSpec,
 )
+from graphwright.graphs.text_checks import document_text_problems
 from graphwright.registry import Registry
 from graphwright.state.model import INPUT_CHANNEL
 from graphwright.state.reducers import reducer_accepts
@@ -114,6 +115,10 @@ def parse_workflow(data: Any) -> tuple[WorkflowSpec | None, list[Problem]]:
     if isinstance(data, WorkflowSpec):
         return data, []
     parsed, problems = _parse(data)
+    if problems:
+        return None, problems
+    # What PostgreSQL cannot store is refused here, so validating and publishing agree.
+    problems = document_text_problems(parsed)
     if problems:
         return None, problems
     return _structure(parsed)

@@ -118,6 +118,16 @@ class RunStreams:
                     yield event
                 if message.get("done"):
                     return
+                if message.get("gap"):
+                    # Live messages may be lost (the bus is down or reconnecting): keep
+                    # the client's connection alive and see in the database whether
+                    # the run ended, so the stream ends with it even while the bus is down.
+                    yield HEARTBEAT
+                    if (await self.runs.get(tenant, run_id)).status in TERMINAL:
+                        for event in await self.events.read(tenant, run_id, after=last):
+                            last = event.seq
+                            yield event
+                        return
                 continue
             seq = int(message.get("seq", 0))
             if seq <= last:

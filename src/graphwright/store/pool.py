@@ -21,6 +21,10 @@ _URL_PASSWORD = re.compile(r"(://[^:/@?#]*:)[^@/?#]+@")
 _PARAM_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('[^']*'|[^&\s]+)")
 
 
+CONNECTION_WAIT_SECONDS = 5.0
+"""How long a caller waits for a pooled connection before ``PoolTimeout``."""
+
+
 def mask_url(url: str) -> str:
     """Return ``url`` with any password replaced by ``***``.
 
@@ -76,6 +80,8 @@ async def open_pool(
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
         # A connection that died in a server restart is replaced before it is handed out.
         check=AsyncConnectionPool.check_connection,
+        # Waiting for a connection gives up soon in an outage (the API answers 503).
+        timeout=CONNECTION_WAIT_SECONDS,
         open=False,
     )
     try:

@@ -8,14 +8,17 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from graphwright.api.bounds import MAX_AGE_SECONDS, MAX_OFFSET
 from graphwright.api.deps import ServicesDep, TenantDep
+from graphwright.api.input_guard import GuardedRoute, unstorable_error
 from graphwright.errors import InvalidInputError
+from graphwright.graphs.text_checks import find_unstorable
 from graphwright.runtime.approvals import ApprovalService
 from graphwright.store.approvals import ApprovalQuery
 
 __all__ = ["DecideBody", "router"]
 
-router = APIRouter(tags=["approvals"])
+router = APIRouter(tags=["approvals"], route_class=GuardedRoute)
 
 
 def _approvals(services: ServicesDep) -> ApprovalService:
@@ -58,13 +61,25 @@ async def list_approvals(
         ),
     ] = None,
     older_than: Annotated[
-        float | None, Query(ge=0, description="Created at least this many seconds ago.")
+        float | None,
+        Query(
+            ge=0,
+            le=MAX_AGE_SECONDS,
+            allow_inf_nan=False,
+            description="Created at least this many seconds ago.",
+        ),
     ] = None,
     newer_than: Annotated[
-        float | None, Query(ge=0, description="Created at most this many seconds ago.")
+        float | None,
+        Query(
+            ge=0,
+            le=MAX_AGE_SECONDS,
+            allow_inf_nan=False,
+            description="Created at most this many seconds ago.",
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[dict[str, Any]]:
     """Approvals of the tenant, oldest first (default: pending ones)."""
     query = ApprovalQuery(
@@ -121,6 +136,10 @@ def _metadata_filter(raw: str | None, params: list[tuple[str, str]]) -> dict[str
             parsed = None
         if not isinstance(parsed, dict):
             raise _bad_metadata("metadata must be a JSON object")
+        # JSON escapes can spell what the query string cannot (``\ud800``).
+        issues = find_unstorable(parsed, prefix="/metadata")
+        if issues:
+            raise unstorable_error(issues)
         found = parsed
     for key, value in params:
         if not key.startswith(_METADATA_PREFIX):

@@ -16,7 +16,9 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from graphwright.api.bounds import MAX_OFFSET, MAX_VERSION
 from graphwright.api.deps import ServicesDep, TenantDep
+from graphwright.api.input_guard import GuardedRoute
 from graphwright.api.thread_views import select_fields
 from graphwright.errors import WorkflowConflictError
 from graphwright.graphs.render import END, START, render_json
@@ -27,7 +29,7 @@ from graphwright.store.workflows import PublishedWorkflow
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["assistants"])
+router = APIRouter(tags=["assistants"], route_class=GuardedRoute)
 
 _LG_NAMES = {START: "__start__", END: "__end__"}
 
@@ -48,7 +50,7 @@ class AssistantSearchBody(AssistantCountBody):
     """Body of ``POST /assistants/search``."""
 
     limit: int = Field(default=10, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
     sort_by: Literal["assistant_id", "graph_id", "name", "created_at", "updated_at"] = "created_at"
     sort_order: Literal["asc", "desc"] = "desc"
     select: Annotated[list[str] | None, Field(max_length=20)] = None
@@ -72,7 +74,7 @@ class VersionsBody(_Body):
 
     metadata: dict[str, Any] | None = None
     limit: int = Field(default=10, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
 
 
 class LatestBody(_Body):
@@ -221,7 +223,7 @@ async def get_schemas(
     assistant_id: str,
     services: ServicesDep,
     tenant: TenantDep,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
 ) -> dict[str, Any]:
     """JSON Schemas of the workflow's input, output and state (``GraphSchema``)."""
     loaded = await services.catalog.load(tenant, assistant_id, version)
@@ -245,7 +247,7 @@ async def get_graph(
     services: ServicesDep,
     tenant: TenantDep,
     xray: int | bool = False,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
 ) -> dict[str, Any]:
     """The workflow as a LangGraph drawable graph: ``nodes`` and ``edges``.
 

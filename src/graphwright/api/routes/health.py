@@ -8,12 +8,13 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from graphwright.api.deps import ServicesDep
+from graphwright.api.input_guard import GuardedRoute
 from graphwright.api.problems import problem
 from graphwright.runtime.metrics import CONTENT_TYPE_LATEST
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=GuardedRoute)
 
 
 @router.get("/healthz")

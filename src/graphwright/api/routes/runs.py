@@ -10,7 +10,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import JSONResponse
 
+from graphwright.api.bounds import MAX_OFFSET
 from graphwright.api.deps import ServicesDep, TenantDep
+from graphwright.api.input_guard import GuardedRoute
 from graphwright.api.schemas import RunCreateBody, run_json
 from graphwright.api.sse import EventStreamResponse, encode, frames
 from graphwright.errors import InvalidInputError, NotFoundError
@@ -21,7 +23,7 @@ from graphwright.store.runs import RunRecord
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["runs"])
+router = APIRouter(tags=["runs"], route_class=GuardedRoute)
 
 LastEventId = Annotated[str | None, Header(alias="Last-Event-ID")]
 
@@ -139,7 +141,7 @@ async def list_runs(
     services: ServicesDep,
     tenant: TenantDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 10,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     status: Literal["pending", "running", "success", "error", "timeout", "interrupted"]
     | None = None,
 ) -> list[dict[str, Any]]:

@@ -15,7 +15,9 @@ from fastapi import APIRouter, Header, Query, Response
 from langgraph.types import StateSnapshot
 from pydantic import BaseModel, ConfigDict, Field
 
+from graphwright.api.bounds import MAX_OFFSET
 from graphwright.api.deps import ServicesDep, TenantDep
+from graphwright.api.input_guard import GuardedRoute
 from graphwright.api.thread_views import select_fields, state_json, store_statuses, thread_json
 from graphwright.errors import InvalidInputError, NotFoundError, WorkflowConflictError
 from graphwright.runtime.process import Runtime as Services
@@ -25,7 +27,7 @@ from graphwright.store.threads import ThreadRecord
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["threads"])
+router = APIRouter(tags=["threads"], route_class=GuardedRoute)
 
 THREAD_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 _STATE_READS = 8  # concurrent checkpoint reads when a search page needs values
@@ -78,7 +80,7 @@ class ThreadSearchBody(ThreadCountBody):
 
     ids: list[str] | None = Field(default=None, max_length=1000)
     limit: int = Field(default=10, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
     sort_by: Literal["thread_id", "status", "created_at", "updated_at", "state_updated_at"] = (
         "created_at"
     )

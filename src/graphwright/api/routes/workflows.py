@@ -11,17 +11,21 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Query, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from graphwright.api.bounds import MAX_VERSION
 from graphwright.api.deps import ServicesDep, TenantDep
+from graphwright.api.input_guard import DocumentRoute
 from graphwright.errors import Problem, WorkflowValidationError
 from graphwright.graphs.render import render_json, render_mermaid
 from graphwright.store.workflows import PublishedWorkflow
 
 __all__ = ["router", "workflow_json"]
 
-router = APIRouter(tags=["workflows"])
+router = APIRouter(tags=["workflows"], route_class=DocumentRoute)
 
 Document = Annotated[Any, Body(description="A graphwright/v1 workflow document.")]
-Version = Annotated[int | None, Query(ge=1, description="Version (default: the latest).")]
+Version = Annotated[
+    int | None, Query(ge=1, le=MAX_VERSION, description="Version (default: the latest).")
+]
 
 
 def workflow_json(published: PublishedWorkflow, *, document: bool = False) -> dict[str, Any]:
