@@ -70,7 +70,15 @@ class Settings(BaseSettings):
         default=3, ge=1, le=100, description="Claims of one run before it is dead-lettered."
     )
     run_timeout_seconds: float | None = Field(
-        default=None, gt=0, description="Wall-clock limit of one run (status 'timeout')."
+        default=3600.0,
+        gt=0,
+        description="Wall-clock limit of one run (status 'timeout'); empty for none.",
+    )
+    max_state_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Largest state (as JSON) a run may checkpoint; a run past it stops "
+        "failed with run.state_too_large.",
     )
     drain_seconds: float = Field(
         default=30.0, ge=0, le=3600, description="SIGTERM grace period for in-flight runs."
@@ -110,6 +118,13 @@ class Settings(BaseSettings):
     def _split(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("run_timeout_seconds", mode="before")
+    @classmethod
+    def _no_limit(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None  # GW_RUN_TIMEOUT_SECONDS= (empty): no time limit
         return value
 
     @field_validator("redis_url")

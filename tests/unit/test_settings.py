@@ -35,3 +35,13 @@ def test_unsafe_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, v
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_run_time_limit_defaults_to_an_hour_and_can_be_lifted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Runs have a one-hour limit by default; an empty GW_RUN_TIMEOUT_SECONDS lifts it."""
+    monkeypatch.delenv("GW_RUN_TIMEOUT_SECONDS", raising=False)
+    assert Settings().run_timeout_seconds == 3600.0
+    monkeypatch.setenv("GW_RUN_TIMEOUT_SECONDS", "")
+    assert Settings().run_timeout_seconds is None

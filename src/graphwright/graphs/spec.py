@@ -313,7 +313,7 @@ class EdgeSpec(_Spec):
 class LimitsSpec(_Spec):
     """Execution limits of a workflow."""
 
-    max_steps: int = Field(default=100, ge=1, le=100_000, description="Step (superstep) limit.")
+    max_steps: int = Field(default=100, ge=1, le=10_000, description="Step (superstep) limit.")
 
 
 class WorkflowSpec(_Spec):

@@ -229,6 +229,7 @@ class RunExecutor:
             durability=self.settings.durability,
             modes=names,
             on_chunk=on_chunk,
+            max_state_bytes=self.settings.max_state_bytes,
         )
         ended = False
         try:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from typing import Any
@@ -81,6 +82,7 @@ class GraphRun:
         durability: str,
         modes: dict[str, str] | None = None,
         on_chunk: ChunkSink | None = None,
+        max_state_bytes: int | None = None,
     ) -> None:
         """Prepare the run; ``modes`` maps LangGraph stream modes sent to ``on_chunk``."""
         self.loaded = loaded
@@ -92,6 +94,7 @@ class GraphRun:
         self.durability = payload.durability or durability
         self.modes = modes or {}
         self.on_chunk = on_chunk
+        self.max_state_bytes = max_state_bytes
         self.error: dict[str, Any] | None = None
         self.started = False
 
@@ -149,6 +152,10 @@ class GraphRun:
                         await self.on_chunk(namespace, mode, chunk)
                     for event in translator.translate(namespace, mode, chunk):
                         yield event
+                    if mode == "checkpoints" and not namespace:
+                        self.error = self._state_too_large(chunk)
+                        if self.error is not None:
+                            break  # closing the stream stops the graph
         except GraphRecursionError as exc:
             limit = config["recursion_limit"]
             self.error = {
@@ -165,6 +172,21 @@ class GraphRun:
         if not self.started:
             self.started = True
             yield self.identity.event("run.started")
+
+    def _state_too_large(self, chunk: Any) -> dict[str, Any] | None:
+        """The error for a checkpoint whose state exceeds ``max_state_bytes``, if it does."""
+        if self.max_state_bytes is None or not isinstance(chunk, dict):
+            return None
+        values = chunk.get("values")
+        size = len(json.dumps(jsonable(values), separators=(",", ":")).encode())
+        if size <= self.max_state_bytes:
+            return None
+        return {
+            "code": "run.state_too_large",
+            "message": f"the run's state grew to {size} bytes, over the limit of "
+            f"{self.max_state_bytes} (GW_MAX_STATE_BYTES)",
+            "details": {"bytes": size, "max_state_bytes": self.max_state_bytes},
+        }
 
 
 def result_of(
