@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import subprocess
+import uuid
 import warnings
 from pathlib import Path
 from types import ModuleType, TracebackType
@@ -14,7 +17,15 @@ from graphwright.settings import Settings
 from graphwright.store.migrations import apply_migrations
 from graphwright.store.pool import Pool, open_pool
 
-__all__ = ["Database"]
+__all__ = ["OWNER_SETTING", "Database", "process_owner"]
+
+OWNER_SETTING = "gw.owner"
+"""Connection setting naming the lease owner whose checkpoint writes the fence allows."""
+
+
+def process_owner() -> str:
+    """A lease owner identity unique to this process (host, pid, random suffix)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class Database:
@@ -31,13 +42,18 @@ class Database:
             store = WorkflowStore(db.pool)
     """
 
-    def __init__(self, settings: Settings, *, connect_timeout: float = 10.0) -> None:
+    def __init__(
+        self, settings: Settings, *, connect_timeout: float = 10.0, owner: str | None = None
+    ) -> None:
         """Prepare, without connecting.
 
         Args:
             settings: Source of the URL, data directory and pool sizes.
             connect_timeout: Seconds to wait for the server when opening.
+            owner: This process's lease owner identity (default: a new one). Every
+                connection carries it (``gw.owner``) for the checkpoint fence.
         """
+        self.owner = owner or process_owner()
         self._settings = settings
         self._connect_timeout = connect_timeout
         self._pool: Pool | None = None
@@ -100,6 +116,7 @@ class Database:
             min_size=settings.pool_min_size,
             max_size=settings.pool_max_size,
             connect_timeout=self._connect_timeout,
+            session={OWNER_SETTING: self.owner},
         )
         try:
             self._applied = await apply_migrations(pool)

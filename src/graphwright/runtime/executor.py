@@ -29,7 +29,13 @@ from graphwright.errors import GraphwrightError
 from graphwright.runtime.catalog import Catalog, LoadedWorkflow
 from graphwright.runtime.checkpoints import Checkpoints
 from graphwright.runtime.events import RunIdentity
-from graphwright.runtime.graph_run import STREAM_MODES, GraphRun, graph_input, result_of
+from graphwright.runtime.graph_run import (
+    STREAM_MODES,
+    GraphRun,
+    LeaseLost,
+    graph_input,
+    result_of,
+)
 from graphwright.runtime.results import RunEvent, RunResult
 from graphwright.runtime.serialize import display_node, jsonable, wait_body
 from graphwright.runtime.writer import EventSink, RunEventWriter, done_message
@@ -248,6 +254,9 @@ class RunExecutor:
         except OUTAGE_ERRORS:
             self._reasons[(run.tenant_id, run.run_id)] = "outage"
             raise
+        except LeaseLost:
+            self._reasons[(run.tenant_id, run.run_id)] = "lease_lost"
+            raise
         finally:
             if not ended:
                 await asyncio.shield(self._abandon(loaded, run))
@@ -358,6 +367,9 @@ class RunExecutor:
             if reason is None:
                 raise  # this process itself is being cancelled
             return await self._cancelled(run, reason, writer)
+        except LeaseLost:
+            log.warning("run %s: its lease was taken over; stopped here", run.run_id)
+            return "lost", _CANCELLED
         except OUTAGE_ERRORS as exc:
             # The database went away mid-run: never a failure. The run goes back to
             # the queue (or, if even that fails, its lease expires) and continues

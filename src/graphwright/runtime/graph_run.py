@@ -24,9 +24,15 @@ from graphwright.runtime.events import EventTranslator, RunIdentity
 from graphwright.runtime.history import Snapshot
 from graphwright.runtime.results import PendingApproval, RunEvent, RunResult
 from graphwright.runtime.serialize import jsonable
+from graphwright.store.checkpoints import FENCE_SQLSTATE
 from graphwright.store.run_payload import RunPayload
 
-__all__ = ["STREAM_MODES", "ChunkSink", "GraphRun", "graph_input", "result_of"]
+__all__ = ["STREAM_MODES", "ChunkSink", "GraphRun", "LeaseLost", "graph_input", "result_of"]
+
+
+class LeaseLost(Exception):
+    """A checkpoint write was refused: another process holds the run's lease now."""
+
 
 # API stream mode -> (LangGraph stream mode, SSE event name)
 STREAM_MODES: dict[str, tuple[str, str]] = {
@@ -167,6 +173,10 @@ class GraphRun:
             raise  # control flow of LangGraph, never a node failure
         except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout):
             raise  # the checkpointer lost the database: an outage, not a node failure
+        except psycopg.Error as exc:
+            if exc.sqlstate == FENCE_SQLSTATE:
+                raise LeaseLost(self.identity.run_id) from exc
+            self.error = describe(exc)
         except Exception as exc:  # noqa: BLE001 - any node failure ends the run failed, coded
             self.error = describe(exc)
         if not self.started:

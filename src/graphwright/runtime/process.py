@@ -12,9 +12,6 @@ the web framework.
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
@@ -23,7 +20,7 @@ from graphwright.runtime.approvals import ApprovalService, ApprovalSweeper
 from graphwright.runtime.bus import InProcessBus, create_bus
 from graphwright.runtime.catalog import Catalog
 from graphwright.runtime.checkpoints import Checkpoints
-from graphwright.runtime.database import Database
+from graphwright.runtime.database import Database, process_owner
 from graphwright.runtime.executor import RunExecutor
 from graphwright.runtime.metrics import Readiness, ServiceMetrics
 from graphwright.runtime.service import RunService
@@ -40,11 +37,6 @@ from graphwright.store.threads import ThreadStore
 from graphwright.store.workflows import WorkflowStore
 
 __all__ = ["Runtime", "open_runtime", "process_owner"]
-
-
-def process_owner() -> str:
-    """A lease owner identity unique to this process (host, pid, random suffix)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 @dataclass
@@ -124,7 +116,7 @@ async def open_runtime(
         stack.push_async_callback(bus.close)
         sink = EventSink(events, bus)
         stack.push_async_callback(sink.close)
-        owner = process_owner()
+        owner = database.owner
         run_service = RunService(
             catalog=catalog,
             threads=threads,

@@ -6,7 +6,48 @@ from collections.abc import Awaitable, Callable
 
 from graphwright.store.pool import Pool
 
-__all__ = ["delete_run_checkpoints", "setup_checkpointer"]
+__all__ = ["FENCE_SQLSTATE", "delete_run_checkpoints", "setup_checkpointer"]
+
+FENCE_SQLSTATE = "GWF01"
+"""SQLSTATE of a checkpoint write refused because another process holds the run's lease."""
+
+# The fence: a checkpoint, blob or pending write of a thread whose running run is
+# leased to another process than the writing connection's ``gw.owner`` is refused in
+# the same statement (a row trigger), so a process whose lease was taken over can
+# never overwrite the new holder's progress. Connections without ``gw.owner``
+# (maintenance, tests) are not fenced.
+_FENCE = (
+    f"""
+create or replace function gw_checkpoint_fence() returns trigger language plpgsql as $$
+declare
+    writer text := current_setting('gw.owner', true);
+    tenant text;
+begin
+    if writer is null or writer = '' then
+        return new;
+    end if;
+    tenant := split_part(new.thread_id, '/', 1);
+    if exists (
+        select 1 from gw_runs r
+        where r.tenant_id = tenant
+          and r.thread_id = substr(new.thread_id, length(tenant) + 2)
+          and r.status = 'running'
+          and r.lease_owner is distinct from writer
+    ) then
+        raise exception 'the run on thread % is leased to another process', new.thread_id
+            using errcode = '{FENCE_SQLSTATE}';
+    end if;
+    return new;
+end
+$$
+""",
+    "create or replace trigger gw_checkpoint_fence before insert or update on checkpoints"
+    " for each row execute function gw_checkpoint_fence()",
+    "create or replace trigger gw_checkpoint_fence before insert or update on checkpoint_writes"
+    " for each row execute function gw_checkpoint_fence()",
+    "create or replace trigger gw_checkpoint_fence before insert or update on checkpoint_blobs"
+    " for each row execute function gw_checkpoint_fence()",
+)
 
 
 async def delete_run_checkpoints(pool: Pool, thread_key: str, run_id: str) -> int:
@@ -39,7 +80,8 @@ _SETUP_LOCK = 7_311_402_118  # advisory lock key around the checkpointer's own m
 
 
 async def setup_checkpointer(pool: Pool, setup: Callable[[], Awaitable[None]]) -> None:
-    """Run the checkpointer's own migrations (``setup``) under an advisory lock.
+    """Run the checkpointer's own migrations (``setup``), then install the fence, under an
+    advisory lock.
 
     Processes starting together against one database then migrate one at a time.
     """
@@ -47,5 +89,7 @@ async def setup_checkpointer(pool: Pool, setup: Callable[[], Awaitable[None]]) -
         await conn.execute("select pg_advisory_lock(%s)", (_SETUP_LOCK,))
         try:
             await setup()
+            for statement in _FENCE:
+                await conn.execute(statement)
         finally:
             await conn.execute("select pg_advisory_unlock(%s)", (_SETUP_LOCK,))

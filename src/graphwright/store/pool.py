@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeAlias
 
 import psycopg
@@ -41,6 +42,7 @@ async def open_pool(
     min_size: int = 1,
     max_size: int = 10,
     connect_timeout: float = 10.0,
+    session: Mapping[str, str] | None = None,
 ) -> Pool:
     """Open a pool of autocommit, dict-row connections and wait until it is ready.
 
@@ -52,6 +54,8 @@ async def open_pool(
         min_size: Connections kept open.
         max_size: Most connections the pool opens.
         connect_timeout: Seconds to wait for the server.
+        session: PostgreSQL settings set on every connection (``set_config``), such
+            as ``gw.owner``, the lease owner the checkpoint fence compares with.
 
     Returns:
         The open pool; the caller closes it.
@@ -80,6 +84,7 @@ async def open_pool(
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
         # A connection that died in a server restart is replaced before it is handed out.
         check=AsyncConnectionPool.check_connection,
+        configure=_configure(dict(session or {})),
         # Waiting for a connection gives up soon in an outage (the API answers 503).
         timeout=CONNECTION_WAIT_SECONDS,
         open=False,
@@ -90,6 +95,14 @@ async def open_pool(
         await pool.close()
         raise _unavailable(shown, f"pool not ready after {connect_timeout:g}s") from exc
     return pool
+
+
+def _configure(session: dict[str, str]) -> Callable[[AsyncConnection[DictRow]], Awaitable[None]]:
+    async def configure(conn: AsyncConnection[DictRow]) -> None:
+        for name, value in session.items():
+            await conn.execute("select set_config(%s, %s, false)", (name, value))
+
+    return configure
 
 
 async def ping(
