@@ -3,11 +3,24 @@
 Expressions may read two variables, ``state`` and ``input`` (plus ``item`` and
 ``index`` inside a map). Nothing is evaluated with ``eval``; CEL has no access
 to Python objects beyond the values passed in.
+
+Cost is bounded twice. At compile time (so at validation) an expression whose
+comprehension macros nest deeper than :data:`MAX_COMPREHENSION_DEPTH`, or whose
+literals are too large, is refused (``expr.too_costly``): each nesting level
+multiplies the work by the size of a list. At run time every evaluation has an
+:class:`EvaluationBudget`: comprehension bodies are metered (a step count and a
+wall-clock deadline), and the result's size is capped (``expr.budget_exceeded``).
+:meth:`CompiledExpression.evaluate_async` runs expressions with comprehensions
+in a worker thread; the meter calls back into Python once per step, which lets
+the event loop take the GIL back while the evaluation runs (the CEL extension
+holds the GIL otherwise).
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,13 +28,32 @@ from typing import Any
 import cel
 
 from graphwright.errors import GraphwrightError
+from graphwright.expression_costs import (
+    DEFAULT_BUDGET,
+    MAX_COMPREHENSION_DEPTH,
+    NO_COST,
+    STEP_FUNCTION,
+    EvaluationBudget,
+    ExpressionCost,
+    Meter,
+    analyse,
+    cost_problem,
+    estimate_cost,
+    meter_bodies,
+    result_size,
+)
 
 __all__ = [
+    "DEFAULT_BUDGET",
+    "MAX_COMPREHENSION_DEPTH",
     "CompiledExpression",
     "CompiledTemplate",
+    "EvaluationBudget",
+    "ExpressionCost",
     "ExpressionError",
     "compile_expression",
     "compile_template",
+    "estimate_cost",
 ]
 
 # Names bound by CEL macros (`list.map(x, ...)`) show up as variables; collect them.
@@ -54,22 +86,68 @@ class CompiledExpression:
     program: Any
     variables: frozenset[str]
     fields: frozenset[tuple[str, str]]
+    cost: ExpressionCost = NO_COST
+    metered: Any = None  # the program with a step meter in each comprehension body
 
-    def evaluate(self, context: Mapping[str, Any]) -> Any:
-        """Evaluate against ``context``.
+    @property
+    def costly(self) -> bool:
+        """Whether evaluation may take long (it has a comprehension)."""
+        return self.cost.depth > 0
+
+    def evaluate(
+        self, context: Mapping[str, Any], *, budget: EvaluationBudget = DEFAULT_BUDGET
+    ) -> Any:
+        """Evaluate against ``context`` within ``budget`` (on the calling thread).
 
         Raises:
             ExpressionError: ``expr.evaluation`` when CEL reports an error
-                (missing key, type mismatch, division by zero...).
+                (missing key, type mismatch, division by zero...);
+                ``expr.budget_exceeded`` when the evaluation takes too many steps or
+                too long, or its result is too large.
         """
+        started = time.monotonic()
+        meter = Meter(budget, deadline=started + budget.seconds)
         try:
-            return self.program.execute(dict(context))
+            if self.metered is None:
+                result = self.program.execute(dict(context))
+            else:
+                variables = cel.Context(dict(context), {STEP_FUNCTION: meter.step})
+                result = self.metered.execute(variables)
         except (ValueError, TypeError, LookupError, RuntimeError, ArithmeticError) as exc:
+            if meter.exceeded is not None:
+                raise self._over_budget(meter.exceeded, budget) from None
             raise ExpressionError(
                 f"evaluating {self.source!r} failed: {exc}",
                 code="expr.evaluation",
                 details={"expression": self.source},
             ) from exc
+        if meter.exceeded is not None:
+            raise self._over_budget(meter.exceeded, budget)
+        if time.monotonic() - started > budget.seconds:
+            raise self._over_budget("seconds", budget)
+        if result_size(result, budget.result_size) > budget.result_size:
+            raise self._over_budget("result_size", budget)
+        return result
+
+    async def evaluate_async(
+        self, context: Mapping[str, Any], *, budget: EvaluationBudget = DEFAULT_BUDGET
+    ) -> Any:
+        """Like :meth:`evaluate`; expressions with comprehensions run in a worker thread.
+
+        Raises:
+            ExpressionError: as :meth:`evaluate`.
+        """
+        if not self.costly:
+            return self.evaluate(context, budget=budget)
+        return await asyncio.to_thread(self.evaluate, dict(context), budget=budget)
+
+    def _over_budget(self, limit: str, budget: EvaluationBudget) -> ExpressionError:
+        return ExpressionError(
+            f"evaluating {self.source!r} exceeded its budget of "
+            f"{getattr(budget, limit)} {limit.replace('_', ' ')}",
+            code="expr.budget_exceeded",
+            details={"expression": self.source, "limit": limit, "budget": getattr(budget, limit)},
+        )
 
 
 def _field_refs(source: str, roots: Iterable[str]) -> frozenset[tuple[str, str]]:
@@ -122,12 +200,31 @@ def compile_expression(
             code="expr.unknown_variable",
             details={"expression": source, "variable": unknown[0]},
         )
+    cost, bodies = analyse(source)
+    reason = cost_problem(cost)
+    if reason is not None:
+        raise ExpressionError(
+            f"expression is too costly: {reason}",
+            code="expr.too_costly",
+            details={
+                "expression": source[:200],
+                "depth": cost.depth,
+                "largest_literal": cost.largest_literal,
+                "longest_string": cost.longest_string,
+            },
+        )
+    metered = None
+    if bodies:
+        # A rewrite the CEL parser refuses would be a bug here, not in the document.
+        metered = cel.compile(meter_bodies(source, bodies))
     roots = allowed & variables
     return CompiledExpression(
         source=source,
         program=program,
         variables=frozenset(variables - bound),
         fields=_field_refs(source, roots),
+        cost=cost,
+        metered=metered,
     )
 
 

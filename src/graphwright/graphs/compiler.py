@@ -353,10 +353,10 @@ class _Router:
         self.default = _NAMES.get(edge.default or "END", edge.default or END)
         self.state = state
 
-    def __call__(self, state: Any) -> str:
+    async def __call__(self, state: Any) -> str:
         context = expression_context(state, self.state.fields)
         for condition, target in self.cases:
-            if condition.evaluate(context) is True:
+            if await condition.evaluate_async(context) is True:
                 return target
         return self.default
 

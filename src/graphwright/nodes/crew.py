@@ -135,9 +135,9 @@ class CrewCall:
             self.runtime = await load_runtime()
         return self.runtime
 
-    def evaluate(self, context: Mapping[str, Any]) -> dict[str, Any]:
+    async def evaluate(self, context: Mapping[str, Any]) -> dict[str, Any]:
         """The crew's inputs: each CEL expression evaluated over ``context``."""
-        return {key: expr.evaluate(context) for key, expr in self.inputs.items()}
+        return {key: await expr.evaluate_async(context) for key, expr in self.inputs.items()}
 
     async def run(self, inputs: dict[str, Any]) -> dict[str, Any]:
         """Run the crew (in a worker thread) and return the validated state update.

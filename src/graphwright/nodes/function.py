@@ -52,7 +52,7 @@ class FunctionCall:
             offered["item"] = item
             offered["index"] = index
         for key, expr in self.inputs.items():
-            offered[key] = expr.evaluate(context)
+            offered[key] = await expr.evaluate_async(context)
         entry = self.entry
         if entry.accepts_any:
             kwargs = offered

@@ -55,9 +55,9 @@ class MapFanOut:
         self.over = compile_expression(spec.over)
         self.state = state
 
-    def __call__(self, state: Any) -> list[Send] | list[str]:
+    async def __call__(self, state: Any) -> list[Send] | list[str]:
         context = expression_context(state, self.state.fields)
-        items = self.over.evaluate(context)
+        items = await self.over.evaluate_async(context)
         if not isinstance(items, list | tuple):
             raise NodeExecutionError(
                 f"map '{self.name}': 'over' gave {type(items).__name__}, not a list",

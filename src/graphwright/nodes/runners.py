@@ -122,7 +122,7 @@ class CrewNode:
         await call.ready()  # outside the timeout: the first crew run imports crewai
 
         async def attempt() -> dict[str, Any]:
-            return await call.run(call.evaluate(context))
+            return await call.run(await call.evaluate(context))
 
         return await guard(
             call.name, self.timeout, attempt, attempt=attempt_of(runtime), retry=self.retry
@@ -151,7 +151,7 @@ class MapCrewItem:
         await call.ready()  # outside the timeout: the first crew run imports crewai
 
         async def attempt() -> dict[str, Any]:
-            return await call.run(call.evaluate(payload))
+            return await call.run(await call.evaluate(payload))
 
         tries = attempt_of(runtime)
         if self.limiter is None:

@@ -52,7 +52,7 @@ class SubworkflowCall:
     ) -> dict[str, Any]:
         """Run the child to completion (or to an interrupt) and return its visible state."""
         child_input = self.child.make_input(
-            {key: expr.evaluate(context) for key, expr in self.inputs.items()}
+            {key: await expr.evaluate_async(context) for key, expr in self.inputs.items()}
         )
         result = await self.graph.ainvoke(child_input, config, context=run_context)
         return self.child.state.dump(result)
