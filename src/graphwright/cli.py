@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -44,6 +45,8 @@ RegistryOpt = Annotated[
 ThreadOpt = Annotated[str, typer.Option("--thread", "-t", help="Thread id.")]
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 DEMO_INPUT = EXAMPLES_DIR / "inputs" / "asset-discovery.json"
+MAX_FILE_BYTES = 10 * 2**20
+"""Largest document or ``@file`` the CLI reads; workflow documents are far smaller."""
 
 
 def main() -> None:
@@ -95,18 +98,42 @@ def _arun(factory: Callable[[], Awaitable[T]]) -> T:
 
 def _load_json(text: str, what: str) -> Any:
     if text.startswith("@"):
-        text = Path(text[1:]).read_text()
+        text = _read_file(Path(text[1:]), what=f"{what} file")
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise typer.BadParameter(f"{what} is not valid JSON: {exc}") from exc
 
 
-def _read_document(path: Path) -> Any:
+def _read_file(path: Path, *, what: str = "file") -> str:
+    """The text of a regular UTF-8 file (or pipe) of at most ``MAX_FILE_BYTES``.
+
+    Raises:
+        typer.BadParameter: the file is missing, unreadable, not a regular file (a
+            directory, ``/dev/zero``), too large or not UTF-8 (exit status 2).
+    """
     try:
-        return path.read_text(encoding="utf-8")
+        mode = path.stat().st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):  # pipes: `@<(cmd)`, `@/dev/stdin`
+            raise typer.BadParameter(f"{what} {path} is not a regular file or a pipe")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        raise typer.BadParameter(f"cannot read {path}: {exc.strerror}") from exc
+        raise typer.BadParameter(f"cannot read {what} {path}: {exc.strerror}") from exc
+    if len(data) > MAX_FILE_BYTES:
+        raise typer.BadParameter(
+            f"{what} {path} is larger than {MAX_FILE_BYTES // 2**20} MB; refusing to read it"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise typer.BadParameter(
+            f"{what} {path} is not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start})"
+        ) from exc
+
+
+def _read_document(path: Path) -> str:
+    return _read_file(path, what="document")
 
 
 def _sibling_specs(paths: list[Path]) -> dict[str, WorkflowSpec]:
@@ -119,8 +146,8 @@ def _sibling_specs(paths: list[Path]) -> dict[str, WorkflowSpec]:
     for folder in {p.resolve().parent for p in paths}:
         for candidate in sorted(folder.glob("*.json")):
             try:
-                spec = WorkflowSpec.model_validate_json(candidate.read_text(encoding="utf-8"))
-            except (ValidationError, OSError, UnicodeDecodeError):
+                spec = WorkflowSpec.model_validate_json(_read_file(candidate))
+            except (ValidationError, typer.BadParameter):
                 continue
             found.setdefault(spec.id, spec)
     return found

@@ -117,7 +117,10 @@ def install_problem_handlers(app: FastAPI) -> None:
         code = {404: "route.not_found", 405: "route.method_not_allowed"}.get(
             exc.status_code, "http.error"
         )
-        return problem(exc.status_code, code, str(exc.detail))
+        response = problem(exc.status_code, code, str(exc.detail))
+        # Keep what the exception carries, such as the router's ``Allow`` on a 405.
+        response.headers.update(exc.headers or {})
+        return response
 
     async def _outage(_: Request, exc: Exception) -> JSONResponse:
         # Handled here (not by the catch-all below) so the connection stays usable.

@@ -7,7 +7,8 @@ channel, and reads the log again for whatever it missed.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 from graphwright.errors import GraphwrightError, InvalidInputError, NotFoundError
@@ -73,11 +74,23 @@ class RunStreams:
         delivered.
         """
         self.admit()
-        sub = self.bus.subscribe(run_channel(tenant, run_id))
         self.active_streams += 1
-        last = after
         try:
-            async for event in self._follow(tenant, run_id, sub, last):
+            async with aclosing(
+                self._follow_run(tenant, run_id, after=after, modes=modes)
+            ) as events:
+                async for event in events:
+                    yield event
+        finally:
+            self.active_streams -= 1
+
+    async def _follow_run(
+        self, tenant: str, run_id: str, *, after: int, modes: frozenset[str] | None
+    ) -> AsyncGenerator[StoredEvent, None]:
+        """:meth:`follow` without admission: the caller holds the stream slot."""
+        sub = self.bus.subscribe(run_channel(tenant, run_id))
+        try:
+            async for event in self._follow(tenant, run_id, sub, after):
                 if (
                     modes is None
                     or event is HEARTBEAT
@@ -88,7 +101,6 @@ class RunStreams:
         except NotFoundError:
             return  # the run was rolled back (deleted) while followed: the stream ends
         finally:
-            self.active_streams -= 1
             sub.close()
 
     async def _follow(
@@ -181,11 +193,14 @@ class RunStreams:
                 run_modes = modes
                 if run_modes is None:
                     run_modes = frozenset(run.payload.stream_mode)
-                async for event in self.follow(tenant, run.run_id, after=start, modes=run_modes):
-                    if event is HEARTBEAT:
-                        yield "", event
-                    elif not lifecycle_only:
-                        yield f"{run.run_id}:{event.seq}", event
+                # _follow_run, not follow: this thread stream already holds its one slot.
+                events = self._follow_run(tenant, run.run_id, after=start, modes=run_modes)
+                async with aclosing(events):
+                    async for event in events:
+                        if event is HEARTBEAT:
+                            yield "", event
+                        elif not lifecycle_only:
+                            yield f"{run.run_id}:{event.seq}", event
                 ended = await self.runs.statuses(tenant, [run.run_id])
                 done = {"run_id": run.run_id, "status": ended.get(run.run_id, "deleted")}
                 yield f"{run.run_id}:done", StoredEvent(0, "run_done", done)
