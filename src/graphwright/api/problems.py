@@ -8,11 +8,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from graphwright.errors import (
@@ -25,6 +23,7 @@ from graphwright.errors import (
     WorkflowConflictError,
     WorkflowValidationError,
 )
+from graphwright.store.pool import OUTAGE_ERRORS
 
 __all__ = ["install_problem_handlers", "problem", "status_for"]
 
@@ -133,7 +132,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
 
-    for outage in (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout):
+    for outage in OUTAGE_ERRORS:
         app.add_exception_handler(outage, _outage)
 
     @app.exception_handler(Exception)

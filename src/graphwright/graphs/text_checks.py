@@ -71,7 +71,7 @@ def text_flaw(text: str) -> TextFlaw | None:
 
 
 def printable_text(text: str) -> str:
-    """``text`` with NUL and lone surrogates written as ``\\uXXXX`` (safe in any response)."""
+    """``text`` with NUL and lone surrogates written as ``\\u`` escapes (safe in any response)."""
     if text_flaw(text) is None:
         return text
     return "".join(

@@ -41,6 +41,7 @@ from graphwright.runtime.serialize import display_node, jsonable, wait_body
 from graphwright.runtime.writer import EventSink, RunEventWriter, done_message
 from graphwright.settings import Settings
 from graphwright.store.events import EventLog
+from graphwright.store.pool import OUTAGE_ERRORS
 from graphwright.store.runs import RunRecord, RunStatus, RunStore
 from graphwright.store.threads import ThreadStatus, ThreadStore
 
@@ -64,8 +65,6 @@ _OUTAGE = {
     "message": "the database became unavailable; the run continues from its last checkpoint "
     "when a worker claims it again",
 }
-OUTAGE_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
-"""Errors of graphwright's own database that mean "unreachable now", not "wrong"."""
 
 
 class RunExecutor:

@@ -14,7 +14,6 @@ from typing import Any
 import psycopg
 from langgraph.errors import GraphBubbleUp, GraphRecursionError
 from langgraph.types import Command
-from psycopg_pool import PoolTimeout
 
 from graphwright.nodes.context import RunContext
 from graphwright.nodes.policies import describe
@@ -25,6 +24,7 @@ from graphwright.runtime.history import Snapshot
 from graphwright.runtime.results import PendingApproval, RunEvent, RunResult
 from graphwright.runtime.serialize import jsonable
 from graphwright.store.checkpoints import FENCE_SQLSTATE
+from graphwright.store.pool import OUTAGE_ERRORS
 from graphwright.store.run_payload import RunPayload
 
 __all__ = ["STREAM_MODES", "ChunkSink", "GraphRun", "LeaseLost", "graph_input", "result_of"]
@@ -171,7 +171,7 @@ class GraphRun:
             }
         except GraphBubbleUp:
             raise  # control flow of LangGraph, never a node failure
-        except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout):
+        except OUTAGE_ERRORS:
             raise  # the checkpointer lost the database: an outage, not a node failure
         except psycopg.Error as exc:
             if exc.sqlstate == FENCE_SQLSTATE:

@@ -12,7 +12,7 @@ the web framework.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from graphwright.registry import Registry, load_registry_modules
@@ -20,7 +20,7 @@ from graphwright.runtime.approvals import ApprovalService, ApprovalSweeper
 from graphwright.runtime.bus import InProcessBus, create_bus
 from graphwright.runtime.catalog import Catalog
 from graphwright.runtime.checkpoints import Checkpoints
-from graphwright.runtime.database import Database, process_owner
+from graphwright.runtime.database import Database
 from graphwright.runtime.executor import RunExecutor
 from graphwright.runtime.metrics import Readiness, ServiceMetrics
 from graphwright.runtime.service import RunService
@@ -36,7 +36,7 @@ from graphwright.store.runs import RunStore
 from graphwright.store.threads import ThreadStore
 from graphwright.store.workflows import WorkflowStore
 
-__all__ = ["Runtime", "open_runtime", "process_owner"]
+__all__ = ["Runtime", "open_runtime"]
 
 
 @dataclass
@@ -81,7 +81,6 @@ async def open_runtime(
     registry: Registry | None = None,
     start_workers: bool = True,
     database: Database | None = None,
-    worker_tenants: Sequence[str] | None = None,
 ) -> AsyncIterator[Runtime]:
     """Open a process's runtime; with ``start_workers`` (and ``settings.workers``), its slots.
 
@@ -90,8 +89,6 @@ async def open_runtime(
         registry: Node implementations; default: ``settings.registry_modules``.
         start_workers: Claim queued runs here (and run the approval expiry sweeper).
         database: An open database to use (not closed here); default: open one.
-        worker_tenants: Only claim these tenants' runs; default
-            ``settings.worker_tenants`` (empty: any tenant).
 
     Raises:
         ConfigurationError: the database cannot be reached, a registry module fails.
@@ -169,14 +166,13 @@ async def open_runtime(
             executor=executor,
         )
         if start_workers and settings.workers > 0:
-            tenants = worker_tenants if worker_tenants is not None else settings.worker_tenants
             workers = WorkerPool(
                 executor,
                 runs,
                 events,
                 settings,
                 database_url=database.url,
-                tenants=tenants or None,
+                tenants=settings.worker_tenants or None,
             )
             # Runs created in this process may start in one of its idle slots at once.
             run_service.local_workers = workers

@@ -116,11 +116,15 @@ class RunStreams:
             return
         while True:
             message = await sub.get(self.settings.heartbeat_seconds)
-            if message is None:
+            if message is None or message.get("gap"):
+                # Quiet for a heartbeat, or live messages may be lost (the bus is down
+                # or reconnecting): keep the connection alive and ask the database
+                # whether the run ended, so the stream ends with it even without a bus.
                 yield HEARTBEAT
-                if (await self.runs.get(tenant, run_id)).status not in TERMINAL:
+                if (await self.runs.get(tenant, run_id)).status in TERMINAL:
+                    message = {"done": True}
+                elif message is None:
                     continue
-                message = {"done": True}
             if message.get("done") or message.get("gap") or sub.overflowed:
                 if sub.overflowed:
                     yield LAGGING
@@ -130,16 +134,6 @@ class RunStreams:
                     yield event
                 if message.get("done"):
                     return
-                if message.get("gap"):
-                    # Live messages may be lost (the bus is down or reconnecting): keep
-                    # the client's connection alive and see in the database whether
-                    # the run ended, so the stream ends with it even while the bus is down.
-                    yield HEARTBEAT
-                    if (await self.runs.get(tenant, run_id)).status in TERMINAL:
-                        for event in await self.events.read(tenant, run_id, after=last):
-                            last = event.seq
-                            yield event
-                        return
                 continue
             seq = int(message.get("seq", 0))
             if seq <= last:

@@ -13,7 +13,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from graphwright.errors import ConfigurationError
 
-__all__ = ["Pool", "mask_url", "open_pool", "ping"]
+__all__ = ["OUTAGE_ERRORS", "Pool", "mask_url", "open_pool", "ping"]
 
 Pool: TypeAlias = AsyncConnectionPool[AsyncConnection[DictRow]]
 """A pool of autocommit connections returning rows as dicts (what the stores expect)."""
@@ -21,6 +21,13 @@ Pool: TypeAlias = AsyncConnectionPool[AsyncConnection[DictRow]]
 _URL_PASSWORD = re.compile(r"(://[^:/@?#]*:)[^@/?#]+@")
 _PARAM_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('[^']*'|[^&\s]+)")
 
+
+OUTAGE_ERRORS: tuple[type[Exception], ...] = (
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    PoolTimeout,
+)
+"""Errors of the database that mean "unreachable now" (retry, wait, 503), not "wrong"."""
 
 CONNECTION_WAIT_SECONDS = 5.0
 """How long a caller waits for a pooled connection before ``PoolTimeout``."""
