@@ -201,7 +201,7 @@ class RunExecutor:
             loaded = await self.catalog.load(tenant, run.assistant_id, run.workflow_version)
             # A first attempt on a thread created with the run has no checkpoint.
             fresh = payload.new_thread and run.attempts == 1
-            if payload.input is not None and payload.command is None and not fresh:
+            if payload.command is None and not fresh:
                 state = await self.checkpoints.state(loaded, tenant, thread_id)
                 fresh = state.checkpoint_id is None
             lg_input = graph_input(loaded, payload, fresh=fresh)

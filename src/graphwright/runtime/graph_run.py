@@ -57,14 +57,17 @@ RESERVED_CONFIGURABLE = frozenset({"thread_id", "run_id", "checkpoint_id", "chec
 def graph_input(loaded: LoadedWorkflow, payload: RunPayload, *, fresh: bool) -> Any:
     """LangGraph's input for a run: a ``Command``, the checked input, or None (continue).
 
+    A run without input on a thread that has no checkpoint yet starts the workflow
+    with no input values (every field at its default), as an empty input would.
+
     Raises:
         InvalidInputError: the input does not fit the workflow.
     """
     command = payload.command
     if command is not None:
         return Command(resume=command.resume, update=command.update, goto=command.goto or ())
-    if payload.input is not None:
-        return loaded.compiled.make_input(payload.input, fresh=fresh)
+    if payload.input is not None or fresh:
+        return loaded.compiled.make_input(payload.input or {}, fresh=fresh)
     return None
 
 

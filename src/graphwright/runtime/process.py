@@ -102,7 +102,9 @@ async def open_runtime(
             await database.open()
             stack.push_async_callback(database.close)
         pool = database.pool
-        checkpoints = Checkpoints(pool, savers=settings.checkpointers)
+        checkpoints = Checkpoints(
+            pool, savers=settings.checkpointers, patience=settings.lease_seconds
+        )
         await checkpoints.setup()
         catalog = Catalog(WorkflowStore(pool), registry, cache_size=settings.compile_cache_size)
         threads = ThreadStore(pool)

@@ -133,6 +133,8 @@ class RunService:
             loaded = await self.catalog.load(tenant, request.assistant_id, version)
         if request.input is not None:
             loaded.compiled.make_input(request.input)  # validation only: raises early
+        elif not request.command and thread.workflow_id is None:
+            loaded.compiled.make_input({})  # a first run without input: required fields?
         if request.command and "resume" in request.command:
             state = await self.states.get_state(tenant, thread_id)
             if not state.interrupts:
@@ -199,8 +201,8 @@ class RunService:
         the general path. A new thread has no runs to wait for and no followers
         to tell, and a run that fails validation leaves no thread behind.
         """
-        if request.input is not None:
-            loaded.compiled.make_input(request.input)  # validation only: raises early
+        if request.input is not None or not request.command:
+            loaded.compiled.make_input(request.input or {})  # validation only: raises early
         new = self._new_run(request, run_id, thread_id, loaded.version, stateless, True)
         if here:
             return await self.runs.insert_on_new_thread(
