@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from pathlib import Path
 
 from graphwright import Registry
@@ -30,6 +31,30 @@ def register(registry: Registry) -> None:
         return {"trail": [label]}
 
     registry.add_function("svc.step", step)
+
+    async def timed(label: str, token: str, marks: str, seconds: float) -> dict[str, object]:
+        """Like ``svc.step``, marking when each execution starts and how it ends."""
+        _mark(marks, f"start {token} {label} {os.getpid()} {time.time():.6f}")
+        outcome = "cancelled"
+        try:
+            await asyncio.sleep(seconds)
+            outcome = "end"
+        finally:
+            _mark(marks, f"{outcome} {token} {label} {os.getpid()} {time.time():.6f}")
+        return {"trail": [label]}
+
+    registry.add_function("svc.timed", timed)
+
+    async def pad(size: int) -> dict[str, object]:
+        """Append ``size`` characters to ``pad`` (a state that keeps growing in a loop)."""
+        return {"pad": "x" * size}
+
+    registry.add_function("svc.pad", pad)
+
+    def count(pairs: list[object]) -> int:
+        return len(pairs)
+
+    registry.add_function("svc.count", count)
     register_options(registry)
 
 

@@ -92,6 +92,14 @@ class PrivateRedis:
             self._handle.close()
             self._handle = None
 
+    def kill(self) -> None:
+        """Kill the server (SIGKILL, like a crash) and wait for it; a no-op when stopped."""
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait(5)
+        self.stop()
+
     def restart(self) -> None:
         """Stop the server and start a new, empty one on the same port."""
         self.stop()

@@ -6,13 +6,15 @@ import itertools
 from typing import Any
 
 
-def chain(workflow_id: str, labels: list[str], *, approval: bool = False) -> dict[str, Any]:
-    """A chain of ``svc.step`` nodes (label, token, marks file, seconds from state)."""
+def chain(
+    workflow_id: str, labels: list[str], *, approval: bool = False, ref: str = "svc.step"
+) -> dict[str, Any]:
+    """A chain of ``ref`` nodes (label, token, marks file, seconds from state)."""
     nodes: dict[str, Any] = {}
     for label in labels:
         nodes[label] = {
             "kind": "function",
-            "ref": "svc.step",
+            "ref": ref,
             "inputs": {
                 "label": f"'{label}'",
                 "token": "state.token",
