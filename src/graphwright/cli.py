@@ -13,6 +13,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from graphwright.cli_keys import keys_app
+from graphwright.cli_secrets import secrets_app
 from graphwright.errors import ConfigurationError, GraphwrightError
 
 # Each command imports what it uses: ``--help`` and ``validate`` must not pay for
@@ -33,6 +35,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.add_typer(secrets_app)
+app.add_typer(keys_app)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 T = TypeVar("T")
 
@@ -469,9 +473,8 @@ def serve(
     registry: RegistryOpt = None,
 ) -> None:
     """Serve the HTTP API (LangGraph Server API + graphwright endpoints) with workers."""
-    import uvicorn
-
     from graphwright.api import create_app
+    from graphwright.api.serving import run_server
 
     settings = _settings()
     overrides: dict[str, Any] = {}
@@ -484,20 +487,11 @@ def serve(
     if overrides:
         settings = settings.model_copy(update=overrides)
     reg = _registry(settings, registry)
-    api = create_app(settings, registry=reg)
-    err.print(
-        f"graphwright serving on http://{settings.host}:{settings.port} "
-        f"({settings.workers} run slots)",
-        markup=False,
-    )
-    uvicorn.run(
-        api,
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        timeout_graceful_shutdown=int(settings.drain_seconds) + 5,
-        timeout_keep_alive=int(settings.keep_alive_seconds),
-    )
+    try:
+        api = create_app(settings, registry=reg)
+    except GraphwrightError as exc:
+        _fail(exc)  # an unsafe configuration (config.unsafe_cors): exit 2
+    run_server(api, settings)
 
 
 @app.command()
@@ -517,6 +511,9 @@ def worker(
     if settings.workers < 1:
         raise typer.BadParameter("a worker needs at least one run slot")
     reg = _registry(settings, registry)
+    from graphwright.logs import configure_logging
+
+    configure_logging(settings.log_format)
 
     async def go() -> None:
         stop = asyncio.Event()

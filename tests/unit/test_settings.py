@@ -45,3 +45,56 @@ def test_run_time_limit_defaults_to_an_hour_and_can_be_lifted(
     assert Settings().run_timeout_seconds == 3600.0
     monkeypatch.setenv("GW_RUN_TIMEOUT_SECONDS", "")
     assert Settings().run_timeout_seconds is None
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("GW_ALLOWED_HOSTS", "example.com:8123"),
+        ("GW_ALLOWED_HOSTS", "https://example.com"),
+        ("GW_ALLOWED_HOSTS", "ex*ample.com"),
+        ("GW_CORS_ORIGINS", "https://app.example.com/"),
+        ("GW_CORS_ORIGINS", "app.example.com"),
+        ("GW_CORS_ORIGINS", "null"),
+        ("GW_MAX_CONNECTIONS", "0"),
+        ("GW_HEADER_TIMEOUT_SECONDS", "0"),
+        ("GW_BODY_TIMEOUT_SECONDS", "-1"),
+        ("GW_LOG_FORMAT", "xml"),
+    ],
+    ids=[
+        "host-with-port",
+        "host-with-scheme",
+        "host-inner-wildcard",
+        "origin-with-path",
+        "origin-without-scheme",
+        "origin-null",
+        "max-connections",
+        "header-timeout",
+        "body-timeout",
+        "log-format",
+    ],
+)
+def test_unsafe_exposure_values_are_refused(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    """A malformed host, origin, connection limit, timeout or log format fails at start-up."""
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError):
+        Settings()
+
+
+def test_exposure_lists_are_comma_separated_and_normalised(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """GW_ALLOWED_HOSTS and GW_CORS_ORIGINS are comma-separated, lower-cased lists."""
+    monkeypatch.setenv("GW_ALLOWED_HOSTS", "API.Example.com, *.example.org,[::1]")
+    monkeypatch.setenv("GW_CORS_ORIGINS", "https://App.example.com, http://localhost:3000")
+    settings = Settings()
+    assert settings.allowed_hosts == ["api.example.com", "*.example.org", "::1"]
+    assert settings.cors_origins == ["https://app.example.com", "http://localhost:3000"]
+
+
+def test_empty_allowed_hosts_means_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty GW_ALLOWED_HOSTS is the default (loopback and GW_HOST), not "no host at all"."""
+    monkeypatch.setenv("GW_ALLOWED_HOSTS", "")
+    assert Settings().allowed_hosts is None

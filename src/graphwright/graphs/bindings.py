@@ -92,8 +92,18 @@ def function_ref_problems(
             )
         ]
     entry = registry.get_function(node.ref)
+    if "secrets" in entry.parameters and "secrets" in (node.inputs or {}):
+        # The parameter is always the tenant's secrets; an input of that name would be lost.
+        return [
+            Problem(
+                "registry.signature_mismatch",
+                where + "/inputs/secrets",
+                f"'{node.ref}' receives the tenant's secrets as 'secrets'; name this input "
+                "differently",
+            )
+        ]
     available = set(node.inputs or ()) if node.inputs is not None else set(ctx)
-    available |= {"state"} | (ctx & {"item", "index"})
+    available |= {"state", "secrets"} | (ctx & {"item", "index"})
     missing = [p for p in entry.required if p not in available]
     if not missing:
         return []

@@ -37,7 +37,7 @@ from graphwright.graphs.spec import (
 )
 from graphwright.graphs.validate import WorkflowResolver, validate_workflow
 from graphwright.nodes.approval import ApprovalGate
-from graphwright.nodes.context import RunContext, expression_context
+from graphwright.nodes.context import RunContext, expression_context, secret_source
 from graphwright.nodes.crew import CrewCall
 from graphwright.nodes.function import FunctionCall
 from graphwright.nodes.map import MapFanOut, MapLimiter, gather_name, item_name
@@ -372,7 +372,12 @@ def _subworkflow_node(name: str, spec: SubworkflowNodeSpec, call: SubworkflowCal
             return call.to_update(name, output)
 
         return await guard(
-            name, spec.timeout, attempt, attempt=attempt_of(runtime), retry=spec.retry
+            name,
+            spec.timeout,
+            attempt,
+            attempt=attempt_of(runtime),
+            retry=spec.retry,
+            secrets=secret_source(runtime),
         )
 
     subworkflow_node.__name__ = name
@@ -396,7 +401,12 @@ def _map_subworkflow_worker(
             limiter,
             config,
             lambda: guard(
-                name, inner.timeout, attempt, attempt=attempt_of(runtime), retry=inner.retry
+                name,
+                inner.timeout,
+                attempt,
+                attempt=attempt_of(runtime),
+                retry=inner.retry,
+                secrets=secret_source(runtime),
             ),
         )
 

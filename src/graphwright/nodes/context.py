@@ -4,13 +4,49 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
+from graphwright.redaction import Redactor
 from graphwright.state.model import INPUT_CHANNEL
 
-__all__ = ["RunContext", "expression_context"]
+__all__ = [
+    "RunContext",
+    "SecretSource",
+    "expression_context",
+    "load_secrets",
+    "redactor_of",
+    "secret_source",
+]
+
+_NO_SECRETS: Mapping[str, str] = MappingProxyType({})
+_PATTERNS_ONLY = Redactor()
+
+
+class SecretSource(Protocol):
+    """A run's access to its tenant's secrets; the runtime gives each run one.
+
+    Secrets are read on first use, once per run, never per process.
+    """
+
+    @property
+    def loaded(self) -> bool:
+        """Whether this run has read its secrets."""
+        ...
+
+    async def load(self) -> Mapping[str, str]:
+        """The tenant's secrets by name, read-only (read now if not yet)."""
+        ...
+
+    async def redactor(self) -> Redactor:
+        """A redactor that knows the tenant's secrets (read now if not yet, when possible)."""
+        ...
+
+    def current(self) -> Redactor:
+        """A redactor that knows what this run has read so far (no reading)."""
+        ...
 
 
 @dataclass
@@ -24,15 +60,34 @@ class RunContext:
         run_id: The run's id (empty outside the engine).
         values: The runtime ``context`` the run's client sent (the LangGraph Server
             API's ``context``; ``Engine.run(..., context=...)``).
+        secrets: The run's tenant secrets (function nodes get them through a
+            ``secrets`` parameter); None outside the engine.
     """
 
     tenant: str = ""
     run_id: str = ""
     values: dict[str, Any] = field(default_factory=dict)
+    secrets: SecretSource | None = field(default=None, repr=False)
 
     def get(self, key: str, default: Any = None) -> Any:
         """One value of the client's context (``default`` when absent)."""
         return self.values.get(key, default)
+
+
+def secret_source(runtime: Any) -> SecretSource | None:
+    """The run's secret source from LangGraph's ``runtime`` (None outside the engine)."""
+    context = getattr(runtime, "context", None)
+    return context.secrets if isinstance(context, RunContext) else None
+
+
+async def load_secrets(source: SecretSource | None) -> Mapping[str, str]:
+    """The run's secrets, read-only; empty without a source (a graph run outside the engine)."""
+    return _NO_SECRETS if source is None else await source.load()
+
+
+async def redactor_of(source: SecretSource | None) -> Redactor:
+    """The run's redactor; without a source, one that knows only credential shapes."""
+    return _PATTERNS_ONLY if source is None else await source.redactor()
 
 
 def expression_context(

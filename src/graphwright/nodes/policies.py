@@ -11,6 +11,7 @@ from langgraph.types import RetryPolicy
 
 from graphwright.errors import GraphwrightError, NodeExecutionError
 from graphwright.graphs.spec import RetrySpec
+from graphwright.nodes.context import SecretSource, redactor_of
 from graphwright.nodes.progress import emit
 
 __all__ = ["NON_RETRIED_PREFIXES", "attempt_of", "guard", "retry_policy", "retryable"]
@@ -25,6 +26,7 @@ NON_RETRIED_PREFIXES = (
     "expr.",
     "registry.",
     "config.",
+    "secrets.",
     "crew.not_installed",
     "crew.invalid_crew",
 )
@@ -71,6 +73,7 @@ async def guard(
     *,
     attempt: int = 1,
     retry: RetrySpec | None = None,
+    secrets: SecretSource | None = None,
 ) -> T:
     """Run one node attempt with its timeout, turning failures into coded errors.
 
@@ -79,6 +82,12 @@ async def guard(
     ``node.failed`` with its type and message; a timeout becomes ``node.timeout``.
     Each failure is reported as a ``node.failed`` progress event with the attempt
     and whether the retry policy will try again.
+
+    Error text is redacted (:mod:`graphwright.redaction`) before it goes anywhere:
+    of the tenant's secrets (``secrets``; read for this if the run has not yet) and
+    of anything shaped like a credential. The raised error is the redacted one,
+    without the original exception chained, since LangGraph stores its ``repr``
+    in the checkpoint and a logged traceback would print the chain.
     """
     try:
         if seconds is None:
@@ -88,24 +97,37 @@ async def guard(
     except GraphBubbleUp:
         raise
     except TimeoutError as exc:
-        error: GraphwrightError = NodeExecutionError(
-            f"node '{node}' timed out after {seconds:g}s",
-            code="node.timeout",
-            details={"node": node, "timeout": seconds},
-        )
+        if seconds is None:  # raised by the node's own code: a failure like any other
+            error = await _failed(node, exc, secrets)
+        else:
+            error = NodeExecutionError(
+                f"node '{node}' timed out after {seconds:g}s",
+                code="node.timeout",
+                details={"node": node, "timeout": seconds},
+            )
         _report(node, error, attempt, retry)
-        raise error from exc
+        raise error from None
     except GraphwrightError as exc:
+        redactor = await redactor_of(secrets)
+        exc.message = redactor.text(exc.message)
+        exc.args = (exc.message,)
+        exc.details = redactor.value(exc.details)
         exc.details.setdefault("node", node)
         _report(node, exc, attempt, retry)
-        raise
-    except Exception as exc:  # user code may raise anything; keep it, coded
-        error = NodeExecutionError(
-            f"node '{node}' failed: {type(exc).__name__}: {exc}",
-            details={"node": node, "type": type(exc).__name__, "message": str(exc)},
-        )
+        raise exc from None
+    except Exception as exc:  # noqa: BLE001 - user code may raise anything: coded, redacted
+        error = await _failed(node, exc, secrets)
         _report(node, error, attempt, retry)
-        raise error from exc
+        raise error from None
+
+
+async def _failed(node: str, exc: Exception, secrets: SecretSource | None) -> NodeExecutionError:
+    """``node.failed`` for an exception of node code, its message redacted."""
+    message = (await redactor_of(secrets)).text(str(exc))
+    return NodeExecutionError(
+        f"node '{node}' failed: {type(exc).__name__}: {message}",
+        details={"node": node, "type": type(exc).__name__, "message": message},
+    )
 
 
 def _report(node: str, error: GraphwrightError, attempt: int, retry: RetrySpec | None) -> None:
@@ -124,7 +146,7 @@ def _report(node: str, error: GraphwrightError, attempt: int, retry: RetrySpec |
 
 
 def describe(exc: BaseException) -> dict[str, Any]:
-    """Return ``{"code", "message", "details"}`` for any exception."""
+    """Return ``{"code", "message", "details"}`` for any exception (not redacted)."""
     if isinstance(exc, GraphwrightError):
         return exc.to_dict()
     return {"code": "node.failed", "message": f"{type(exc).__name__}: {exc}", "details": {}}

@@ -10,7 +10,7 @@ from typing import Any
 
 from graphwright.graphs.spec import RetrySpec
 from graphwright.nodes.approval import ApprovalGate
-from graphwright.nodes.context import expression_context
+from graphwright.nodes.context import expression_context, secret_source
 from graphwright.nodes.crew import CrewCall
 from graphwright.nodes.function import FunctionCall
 from graphwright.nodes.map import MapLimiter
@@ -39,12 +39,19 @@ class FunctionNode:
     async def __call__(self, state, runtime):  # type: ignore[no-untyped-def]
         call = self.call
         context = expression_context(state, call.state.fields) if call.inputs else {}
+        secrets = secret_source(runtime)
 
         async def attempt() -> dict[str, Any]:
-            return call.to_update(self.name, await call.call(state=state, context=context))
+            result = await call.call(state=state, context=context, secrets=secrets)
+            return call.to_update(self.name, result, secrets=secrets)
 
         return await guard(
-            self.name, self.timeout, attempt, attempt=attempt_of(runtime), retry=self.retry
+            self.name,
+            self.timeout,
+            attempt,
+            attempt=attempt_of(runtime),
+            retry=self.retry,
+            secrets=secrets,
         )
 
 
@@ -89,17 +96,27 @@ class MapFunctionItem:
             else None
         )
 
+        secrets = secret_source(runtime)
+
         async def attempt() -> dict[str, Any]:
             result = await call.call(
-                state=typed, context=payload, item=payload["item"], index=payload["index"]
+                state=typed,
+                context=payload,
+                item=payload["item"],
+                index=payload["index"],
+                secrets=secrets,
             )
-            return call.to_update(self.name, result)
+            return call.to_update(self.name, result, secrets=secrets)
 
         tries = attempt_of(runtime)
         if self.limiter is None:
-            return await guard(self.name, self.timeout, attempt, attempt=tries, retry=self.retry)
+            return await guard(
+                self.name, self.timeout, attempt, attempt=tries, retry=self.retry, secrets=secrets
+            )
         async with self.limiter.for_task(config):
-            return await guard(self.name, self.timeout, attempt, attempt=tries, retry=self.retry)
+            return await guard(
+                self.name, self.timeout, attempt, attempt=tries, retry=self.retry, secrets=secrets
+            )
 
 
 class CrewNode:
@@ -125,7 +142,12 @@ class CrewNode:
             return await call.run(await call.evaluate(context))
 
         return await guard(
-            call.name, self.timeout, attempt, attempt=attempt_of(runtime), retry=self.retry
+            call.name,
+            self.timeout,
+            attempt,
+            attempt=attempt_of(runtime),
+            retry=self.retry,
+            secrets=secret_source(runtime),
         )
 
 
@@ -153,11 +175,15 @@ class MapCrewItem:
         async def attempt() -> dict[str, Any]:
             return await call.run(await call.evaluate(payload))
 
-        tries = attempt_of(runtime)
+        tries, secrets = attempt_of(runtime), secret_source(runtime)
         if self.limiter is None:
-            return await guard(call.name, self.timeout, attempt, attempt=tries, retry=self.retry)
+            return await guard(
+                call.name, self.timeout, attempt, attempt=tries, retry=self.retry, secrets=secrets
+            )
         async with self.limiter.for_task(config):
-            return await guard(call.name, self.timeout, attempt, attempt=tries, retry=self.retry)
+            return await guard(
+                call.name, self.timeout, attempt, attempt=tries, retry=self.retry, secrets=secrets
+            )
 
 
 class Noop:

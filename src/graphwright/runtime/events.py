@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +11,7 @@ from typing import Any
 from graphwright.errors import GraphwrightError
 from graphwright.nodes.map import document_node
 from graphwright.nodes.progress import GW_EVENT
+from graphwright.redaction import Redactor
 from graphwright.runtime.results import PendingApproval, RunEvent
 
 __all__ = ["EventTranslator", "RunIdentity"]
@@ -49,8 +50,12 @@ class EventTranslator:
     nodes already reported with their attempt (so none is reported twice).
     """
 
-    def __init__(self, identity: RunIdentity) -> None:
+    def __init__(
+        self, identity: RunIdentity, *, redactor: Callable[[], Redactor] | None = None
+    ) -> None:
+        """Translate ``identity``'s stream; failures' text goes through ``redactor()``."""
         self.identity = identity
+        self._redactor = redactor or Redactor
         self._started: dict[str, float] = {}
         self._item_index: dict[str, Any] = {}
         self._approvals: set[str] = set()
@@ -102,7 +107,7 @@ class EventTranslator:
             if (path, node) in self._final_failures:
                 self._final_failures.discard((path, node))
             else:
-                data["error"] = _error_dict(error)
+                data["error"] = self._redactor().error(_error_dict(error))
                 data["will_retry"] = False
                 yield self.identity.event("node.failed", node=node, data=data)
             return

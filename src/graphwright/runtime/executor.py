@@ -37,6 +37,7 @@ from graphwright.runtime.graph_run import (
     result_of,
 )
 from graphwright.runtime.results import RunEvent, RunResult
+from graphwright.runtime.secrets import RunSecrets, TenantSecrets
 from graphwright.runtime.serialize import display_node, jsonable, wait_body
 from graphwright.runtime.writer import EventSink, RunEventWriter, done_message
 from graphwright.settings import Settings
@@ -83,8 +84,12 @@ class RunExecutor:
         sink: EventSink,
         hooks: Sequence[RunHook] = (),
         event_hooks: Sequence[EventHook] = (),
+        secrets: TenantSecrets | None = None,
     ) -> None:
-        """Execute as ``owner`` (this process's lease identity), calling the hooks."""
+        """Execute as ``owner`` (this process's lease identity), calling the hooks.
+
+        ``secrets`` gives each run its tenant's secrets (read when a node asks).
+        """
         self.settings = settings
         self.owner = owner
         self.catalog = catalog
@@ -95,6 +100,7 @@ class RunExecutor:
         self.sink = sink
         self.hooks = list(hooks)
         self.event_hooks = list(event_hooks)
+        self.secrets = secrets
         self._running: dict[tuple[str, str], asyncio.Task[RunResult]] = {}
         self._reasons: dict[tuple[str, str], str] = {}
 
@@ -214,6 +220,7 @@ class RunExecutor:
         names = {
             STREAM_MODES[m][0]: STREAM_MODES[m][1] for m in payload.stream_mode if m in STREAM_MODES
         }
+        secrets = self.secrets.for_run(tenant) if self.secrets is not None else None
 
         async def on_chunk(namespace: tuple[str, ...], mode: str, chunk: Any) -> None:
             name = names.get(mode, mode)
@@ -221,7 +228,7 @@ class RunExecutor:
                 name = f"{name}|{'|'.join(namespace)}"
             if mode == "updates" and isinstance(chunk, dict):
                 chunk = {display_node(k): v for k, v in chunk.items()}
-            writer.emit(name, jsonable(chunk))
+            writer.emit(name, _scrub(secrets, jsonable(chunk)))
 
         graph_run = GraphRun(
             loaded,
@@ -235,11 +242,14 @@ class RunExecutor:
             modes=names,
             on_chunk=on_chunk,
             max_state_bytes=self.settings.max_state_bytes,
+            secrets=secrets,
         )
         ended = False
         try:
             async with asyncio.timeout(self.settings.run_timeout_seconds):
                 async for event in graph_run.events():
+                    if secrets is not None and secrets.loaded:
+                        event = dataclasses.replace(event, data=_scrub(secrets, event.data))
                     self._observe(run, event, writer, queue)
             snapshot = await self.checkpoints.state(loaded, tenant, thread_id)
             result = result_of(loaded, graph_run.identity, snapshot, graph_run.error)
@@ -508,6 +518,17 @@ class RunExecutor:
         )
         event = identity.event("run.finished", data={"status": "failed"})
         return dataclasses.replace(event, result=result)
+
+
+def _scrub(secrets: RunSecrets | None, data: Any) -> Any:
+    """``data`` without the run's secret values, once the run has read them.
+
+    Node code gets secrets to use them, not to report them: a value it writes to
+    an event anyway (``progress``, ``get_stream_writer``) is replaced.
+    """
+    if secrets is None or not secrets.loaded:
+        return data
+    return secrets.current().known_only(data)
 
 
 def _result_body(result: RunResult) -> dict[str, Any]:

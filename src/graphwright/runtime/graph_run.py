@@ -15,7 +15,7 @@ import psycopg
 from langgraph.errors import GraphBubbleUp, GraphRecursionError
 from langgraph.types import Command
 
-from graphwright.nodes.context import RunContext
+from graphwright.nodes.context import RunContext, SecretSource, redactor_of
 from graphwright.nodes.policies import describe
 from graphwright.runtime.catalog import LoadedWorkflow
 from graphwright.runtime.checkpoints import thread_key
@@ -92,8 +92,13 @@ class GraphRun:
         modes: dict[str, str] | None = None,
         on_chunk: ChunkSink | None = None,
         max_state_bytes: int | None = None,
+        secrets: SecretSource | None = None,
     ) -> None:
-        """Prepare the run; ``modes`` maps LangGraph stream modes sent to ``on_chunk``."""
+        """Prepare the run; ``modes`` maps LangGraph stream modes sent to ``on_chunk``.
+
+        ``secrets`` is the run's access to its tenant's secrets (node code reads
+        them through it; the run's error is redacted of them).
+        """
         self.loaded = loaded
         self.graph = graph
         self.tenant = tenant
@@ -104,6 +109,7 @@ class GraphRun:
         self.modes = modes or {}
         self.on_chunk = on_chunk
         self.max_state_bytes = max_state_bytes
+        self.secrets = secrets
         self.error: dict[str, Any] | None = None
         self.started = False
 
@@ -129,7 +135,10 @@ class GraphRun:
 
     async def events(self) -> AsyncIterator[RunEvent]:
         """``run.started``, then the translated events of the stream (no ``run.finished``)."""
-        translator = EventTranslator(self.identity)
+        secrets = self.secrets
+        translator = EventTranslator(
+            self.identity, redactor=secrets.current if secrets is not None else None
+        )
         payload = self.payload
         modes = [*_OWN_MODES, *(m for m in self.modes if m not in _OWN_MODES)]
         config = self.config()
@@ -138,7 +147,10 @@ class GraphRun:
                 self.lg_input,
                 config,
                 context=RunContext(
-                    tenant=self.tenant, run_id=self.identity.run_id, values=payload.context
+                    tenant=self.tenant,
+                    run_id=self.identity.run_id,
+                    values=payload.context,
+                    secrets=secrets,
                 ),
                 stream_mode=modes,
                 subgraphs=True,
@@ -182,6 +194,9 @@ class GraphRun:
             self.error = describe(exc)
         except Exception as exc:  # noqa: BLE001 - any node failure ends the run failed, coded
             self.error = describe(exc)
+        if self.error is not None:
+            # The run's error goes to the run and thread rows, events, results and logs.
+            self.error = (await redactor_of(secrets)).error(self.error)
         if not self.started:
             self.started = True
             yield self.identity.event("run.started")

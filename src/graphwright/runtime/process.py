@@ -15,6 +15,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from graphwright.redaction import Redactor
 from graphwright.registry import Registry, load_registry_modules
 from graphwright.runtime.approvals import ApprovalService, ApprovalSweeper
 from graphwright.runtime.bus import InProcessBus, create_bus
@@ -23,6 +24,7 @@ from graphwright.runtime.checkpoints import Checkpoints
 from graphwright.runtime.database import Database
 from graphwright.runtime.executor import RunExecutor
 from graphwright.runtime.metrics import Readiness, ServiceMetrics
+from graphwright.runtime.secrets import TenantSecrets, process_known_values
 from graphwright.runtime.service import RunService
 from graphwright.runtime.streams import RunStreams
 from graphwright.runtime.thread_api import ThreadStateAPI
@@ -33,6 +35,7 @@ from graphwright.store.approvals import ApprovalStore
 from graphwright.store.events import EventLog
 from graphwright.store.pool import Pool
 from graphwright.store.runs import RunStore
+from graphwright.store.secrets import SecretCipher, SecretStore
 from graphwright.store.threads import ThreadStore
 from graphwright.store.workflows import WorkflowStore
 
@@ -60,6 +63,7 @@ class Runtime:
     metrics: ServiceMetrics
     readiness: Readiness
     executor: RunExecutor
+    secrets: SecretStore
     workers: WorkerPool | None = None
     sweeper: ApprovalSweeper | None = None
 
@@ -131,6 +135,7 @@ async def open_runtime(
         approval_store = ApprovalStore(pool)
         approvals = ApprovalService(states, approval_store, run_service)
         run_service.on_resume.append(approvals.close_on_resume)
+        secrets = SecretStore(pool, cipher=SecretCipher.from_setting(settings.secret_key))
         executor = RunExecutor(
             settings,
             owner=owner,
@@ -140,6 +145,7 @@ async def open_runtime(
             runs=runs,
             events=events,
             sink=sink,
+            secrets=TenantSecrets(secrets, known=Redactor(process_known_values(settings))),
         )
         metrics = ServiceMetrics(
             runs=runs, approvals=approval_store, streams=streams, executor=executor
@@ -166,6 +172,7 @@ async def open_runtime(
             metrics=metrics,
             readiness=readiness,
             executor=executor,
+            secrets=secrets,
         )
         if start_workers and settings.workers > 0:
             workers = WorkerPool(
