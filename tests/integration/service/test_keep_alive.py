@@ -12,7 +12,7 @@ from tests.integration.service.conftest import Server
 
 pytestmark = pytest.mark.integration
 
-REQUEST = b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n"
+REQUEST = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 
 
 def _status(sock: socket.socket) -> bytes:
