@@ -18,9 +18,10 @@ def get_services(request: Request) -> Services:
 
 
 def get_tenant(request: Request) -> str:
-    """The caller's tenant. Until authentication lands, every request is the configured one."""
-    services: Services = request.app.state.services
-    return services.settings.tenant
+    """The caller's tenant: the authenticated principal's (``GW_TENANT`` without auth)."""
+    from graphwright.api.access import current_principal
+
+    return current_principal(request).tenant
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

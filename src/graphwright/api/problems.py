@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from graphwright.auth.principal import AuthError
 from graphwright.errors import (
     ApprovalError,
     ConfigurationError,
@@ -25,7 +26,7 @@ from graphwright.errors import (
 )
 from graphwright.store.pool import OUTAGE_ERRORS
 
-__all__ = ["install_problem_handlers", "problem", "status_for"]
+__all__ = ["PROBLEM_JSON", "install_problem_handlers", "problem", "problem_body", "status_for"]
 
 log = logging.getLogger("graphwright.api")
 
@@ -43,6 +44,7 @@ _BY_CODE: dict[str, int] = {
     "db.unavailable": 503,
     "service.unavailable": 503,
     "stream.limit": 503,
+    "auth.provider_unavailable": 503,
 }
 
 
@@ -50,6 +52,8 @@ def status_for(exc: GraphwrightError) -> int:
     """HTTP status of a graphwright error."""
     if exc.code in _BY_CODE:
         return _BY_CODE[exc.code]
+    if isinstance(exc, AuthError):
+        return exc.status
     if isinstance(exc, NotFoundError):
         return 404
     if isinstance(exc, WorkflowConflictError | RunStateError):
@@ -61,10 +65,10 @@ def status_for(exc: GraphwrightError) -> int:
     return 400
 
 
-def problem(
+def problem_body(
     status: int, code: str, detail: str, *, extra: dict[str, Any] | None = None
-) -> JSONResponse:
-    """Build a problem response."""
+) -> dict[str, Any]:
+    """The JSON body of a problem response (for answers written below the framework)."""
     body: dict[str, Any] = {
         "type": f"https://graphwright.dev/errors#{code}",
         "title": code,
@@ -74,11 +78,23 @@ def problem(
     }
     if extra:
         body.update(extra)
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return body
+
+
+def problem(
+    status: int, code: str, detail: str, *, extra: dict[str, Any] | None = None
+) -> JSONResponse:
+    """Build a problem response; a 503 carries ``Retry-After``."""
+    body = problem_body(status, code, detail, extra=extra)
+    response = JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    if status == 503:
+        # Every 503 is temporary: an outage, a full stream limit, a service not ready yet.
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 RETRY_AFTER_SECONDS = 2
-"""``Retry-After`` of 503 answers given during a database outage."""
+"""``Retry-After`` of every 503 answer (a database outage, ``stream.limit``, ...)."""
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -93,7 +109,13 @@ def install_problem_handlers(app: FastAPI) -> None:
             extra["problems"] = [p.to_dict() for p in exc.problems]
         elif "problems" in exc.details:
             extra["problems"] = exc.details["problems"]
-        return problem(status_for(exc), exc.code, exc.message, extra=extra)
+        status = status_for(exc)
+        answer = problem(status, exc.code, exc.message, extra=extra)
+        if status == 401:
+            answer.headers["WWW-Authenticate"] = 'Bearer realm="graphwright"'
+        elif status == 503:
+            answer.headers.setdefault("Retry-After", "5")
+        return answer
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -124,13 +146,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _outage(_: Request, exc: Exception) -> JSONResponse:
         # Handled here (not by the catch-all below) so the connection stays usable.
         log.warning("database unavailable: %s", exc)
-        response = problem(
+        return problem(
             503,
             "db.unavailable",
             "the database is unavailable right now; retry shortly",
         )
-        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
 
     for outage in OUTAGE_ERRORS:
         app.add_exception_handler(outage, _outage)

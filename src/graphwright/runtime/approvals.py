@@ -20,7 +20,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -79,6 +79,20 @@ class DecisionSource:
 # Set around RunService.create by the inbox and the sweeper; read by the hook that
 # runs inside that call (same task). A plain SDK resume leaves it unset.
 _source: ContextVar[DecisionSource | None] = ContextVar("graphwright_decision", default=None)
+
+
+@contextlib.contextmanager
+def deciding_as(actor: str | None) -> Iterator[None]:
+    """Record ``actor`` as who decides the approvals a ``command.resume`` answers
+    (inside the block); with None, the resume value's ``by`` (or ``anonymous``) is kept."""
+    if actor is None:
+        yield
+        return
+    token = _source.set(DecisionSource(actor=actor, via="command"))
+    try:
+        yield
+    finally:
+        _source.reset(token)
 
 
 @dataclass(frozen=True)

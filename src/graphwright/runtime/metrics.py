@@ -3,7 +3,9 @@
 Counts that every process sees alike (runs by status, queue depth, pending
 approvals) are read from PostgreSQL at scrape time. Durations are observed by
 the process that executes runs (its worker hook), and live counts (SSE streams,
-active runs) are this process's own. Each :class:`ServiceMetrics` has its own
+active runs) are this process's own. Every metric that counts or times tenants'
+runs carries a ``tenant`` label, so no tenant's figures are mixed with another's;
+the process-level gauges do not. Each :class:`ServiceMetrics` has its own
 registry: nothing is registered in ``prometheus_client``'s global one.
 """
 
@@ -52,18 +54,20 @@ class ServiceMetrics:
         self.registry = CollectorRegistry()
         self.runs_by_status = Gauge(
             "graphwright_runs",
-            "Runs stored, by status (all tenants).",
-            ["status"],
+            "Runs stored, by tenant and status.",
+            ["tenant", "status"],
             registry=self.registry,
         )
         self.queue_depth = Gauge(
             "graphwright_queue_depth",
-            "Runs waiting for a worker (status pending, all tenants).",
+            "Runs waiting for a worker (status pending), by tenant.",
+            ["tenant"],
             registry=self.registry,
         )
         self.approvals_pending = Gauge(
             "graphwright_approvals_pending",
-            "Approvals waiting for a decision (all tenants).",
+            "Approvals waiting for a decision, by tenant.",
+            ["tenant"],
             registry=self.registry,
         )
         streams_active = Gauge(
@@ -82,27 +86,27 @@ class ServiceMetrics:
             "graphwright_run_duration_seconds",
             "From a run's creation to its end (queue wait included), observed by this "
             "process's workers.",
-            ["workflow_id", "status"],
+            ["tenant", "workflow_id", "status"],
             buckets=_RUN_BUCKETS,
             registry=self.registry,
         )
         self.node_duration = Histogram(
             "graphwright_node_duration_seconds",
             "Duration of node executions, observed by this process's workers.",
-            ["workflow_id", "node", "outcome"],
+            ["tenant", "workflow_id", "node", "outcome"],
             buckets=_NODE_BUCKETS,
             registry=self.registry,
         )
         self.crew_tokens = Counter(
             "graphwright_crew_tokens",
             "LLM tokens used by crew runs (crew.usage events), observed by this process's workers.",
-            ["workflow_id", "node", "kind"],
+            ["tenant", "workflow_id", "node", "kind"],
             registry=self.registry,
         )
         self.crew_duration = Histogram(
             "graphwright_crew_duration_seconds",
             "Duration of crew runs (crew.usage events), observed by this process's workers.",
-            ["workflow_id", "node", "status"],
+            ["tenant", "workflow_id", "node", "status"],
             buckets=_CREW_BUCKETS,
             registry=self.registry,
         )
@@ -111,13 +115,18 @@ class ServiceMetrics:
         """Worker hook: observe the run's duration (creation to now)."""
         elapsed = (dt.datetime.now(dt.UTC) - run.created_at).total_seconds()
         self.run_duration.labels(
-            workflow_id=run.assistant_id, status=_RESULT_STATUS.get(result.status, "error")
+            tenant=run.tenant_id,
+            workflow_id=run.assistant_id,
+            status=_RESULT_STATUS.get(result.status, "error"),
         ).observe(max(elapsed, 0.0))
 
     def observe_event(self, run: RunRecord, event: RunEvent) -> None:
-        """Worker event hook: node durations, and tokens and durations of crew runs."""
+        """Worker event hook: node durations, and tokens and durations of crew runs.
+
+        Events carry no tenant; the run's record (``run.tenant_id``) gives it.
+        """
         if event.type == "crew.usage" and event.node is not None:
-            self._observe_crew(event)
+            self._observe_crew(run.tenant_id, event)
             return
         if event.type not in ("node.finished", "node.failed") or event.node is None:
             return
@@ -125,13 +134,14 @@ class ServiceMetrics:
         if not isinstance(duration, int | float):
             return
         self.node_duration.labels(
+            tenant=run.tenant_id,
             workflow_id=event.workflow_id,
             node=event.node,
             outcome="finished" if event.type == "node.finished" else "failed",
         ).observe(duration / 1000)
 
-    def _observe_crew(self, event: RunEvent) -> None:
-        labels = {"workflow_id": event.workflow_id, "node": event.node or ""}
+    def _observe_crew(self, tenant: str, event: RunEvent) -> None:
+        labels = {"tenant": tenant, "workflow_id": event.workflow_id, "node": event.node or ""}
         for kind in ("prompt", "completion"):
             tokens = event.data.get(f"{kind}_tokens")
             if isinstance(tokens, int) and tokens > 0:
@@ -142,12 +152,25 @@ class ServiceMetrics:
             self.crew_duration.labels(**labels, status=status).observe(duration / 1000)
 
     async def render(self) -> bytes:
-        """Refresh the database-wide gauges and return the text exposition format."""
+        """Refresh the database-wide gauges and return the text exposition format.
+
+        Each tenant with a run or a pending approval gets every run status, its
+        queue depth and its pending approvals, 0 where it has none; a tenant with
+        neither (its runs deleted) has no series left.
+        """
         counts = await self._runs.count_by_status()
-        for status in RUN_STATUSES:
-            self.runs_by_status.labels(status=status).set(counts.get(status, 0))
-        self.queue_depth.set(counts.get("pending", 0))
-        self.approvals_pending.set(await self._approvals.count_pending())
+        pending = await self._approvals.count_pending()
+        # From here to the exposition nothing awaits, so a concurrent scrape never
+        # sees the gauges cleared and half set.
+        for gauge in (self.runs_by_status, self.queue_depth, self.approvals_pending):
+            gauge.clear()
+        for tenant in sorted({t for t, _ in counts} | pending.keys()):
+            for status in RUN_STATUSES:
+                self.runs_by_status.labels(tenant=tenant, status=status).set(
+                    counts.get((tenant, status), 0)
+                )
+            self.queue_depth.labels(tenant=tenant).set(counts.get((tenant, "pending"), 0))
+            self.approvals_pending.labels(tenant=tenant).set(pending.get(tenant, 0))
         return generate_latest(self.registry)
 
 

@@ -446,14 +446,17 @@ class ApprovalStore:
             row = await cur.fetchone()
         return None if row is None else row["due"]
 
-    async def count_pending(self) -> int:
-        """Pending approvals over all tenants (for metrics)."""
+    async def count_pending(self) -> dict[str, int]:
+        """Pending approvals by tenant, over all tenants (for metrics).
+
+        Tenants with no pending approval are absent.
+        """
         async with self._pool.connection() as conn:
             cur = await conn.execute(
-                "select count(*) as n from gw_approvals where status = 'pending'"
+                "select tenant_id, count(*) as n from gw_approvals where status = 'pending'"
+                " group by tenant_id"
             )
-            row = await cur.fetchone()
-        return 0 if row is None else int(row["n"])
+            return {r["tenant_id"]: int(r["n"]) for r in await cur.fetchall()}
 
     # -- audit -----------------------------------------------------------------------
 

@@ -413,11 +413,16 @@ class RunStore:
             row = await cur.fetchone()
         return None if row is None else row["due"]
 
-    async def count_by_status(self) -> dict[str, int]:
-        """Run counts by status over all tenants (for metrics)."""
+    async def count_by_status(self) -> dict[tuple[str, str], int]:
+        """Run counts by ``(tenant, status)`` over all tenants (for metrics).
+
+        Pairs with no run are absent.
+        """
         async with self._pool.connection() as conn:
-            cur = await conn.execute("select status, count(*) as n from gw_runs group by status")
-            return {r["status"]: int(r["n"]) for r in await cur.fetchall()}
+            cur = await conn.execute(
+                "select tenant_id, status, count(*) as n from gw_runs group by tenant_id, status"
+            )
+            return {(r["tenant_id"], r["status"]): int(r["n"]) for r in await cur.fetchall()}
 
     async def statuses(self, tenant: str, run_ids: Sequence[str]) -> dict[str, str]:
         """Statuses of several runs (missing ids are absent)."""

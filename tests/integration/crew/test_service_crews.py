@@ -83,7 +83,7 @@ async def test_inline_crew_runs_through_the_service(
 async def test_crew_tokens_and_durations_are_metrics(
     crew_server: Server, crew_client: LangGraphClient
 ) -> None:
-    """After a crew run, /metrics has its tokens by kind and its duration by status."""
+    """After a crew run, /metrics has its tenant's tokens by kind and duration by status."""
     await progress_of(crew_client, "crew-inline", {"topic": "web-1"})
 
     async with httpx.AsyncClient(base_url=crew_server.url) as http:
@@ -94,7 +94,7 @@ async def test_crew_tokens_and_durations_are_metrics(
         for family in text_string_to_metric_families(text)
         for sample in family.samples
     }
-    node = (("node", "analyse"), ("workflow_id", "crew-inline"))
+    node = (("node", "analyse"), ("tenant", "default"), ("workflow_id", "crew-inline"))
     for kind in ("completion", "prompt"):
         key = tuple(sorted((*node, ("kind", kind))))
         assert samples[("graphwright_crew_tokens_total", key)] > 0

@@ -22,6 +22,7 @@ from tests.integration.service.conftest import (
 pytestmark = pytest.mark.integration
 
 DISCOVERY_INPUT = json.loads((EXAMPLES / "inputs" / "asset-discovery.json").read_text())
+TENANT = "default"  # the tenant of the `server` fixture
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
@@ -103,25 +104,26 @@ async def test_readyz_is_503_naming_redis_when_redis_is_down(redisless_server: S
 async def test_metrics_count_runs_and_observe_durations(
     client: LangGraphClient, http: httpx.AsyncClient
 ) -> None:
-    """After a finished run, runs by status and the run duration histogram count it."""
+    """After a finished run, the tenant's runs by status and run duration histogram count it."""
     before = await scrape(http)
     thread = await client.threads.create()
 
     await client.runs.wait(thread["thread_id"], "svc-chain", input={"token": "m"})
 
     after = await scrape(http)
-    success = ("graphwright_runs", (("status", "success"),))
-    assert after[success] >= before.get(success, 0) + 1
+    runs, success = "graphwright_runs", {"tenant": TENANT, "status": "success"}
+    assert value(after, runs, **success) >= value(before, runs, **success) + 1
     duration = "graphwright_run_duration_seconds_count"
-    labels = {"workflow_id": "svc-chain", "status": "success"}
+    labels = {"tenant": TENANT, "workflow_id": "svc-chain", "status": "success"}
     assert value(after, duration, **labels) >= value(before, duration, **labels) + 1
+    assert all("tenant" in dict(found) for name, found in after if name in (runs, duration))
     assert not any(name.startswith("python_gc") for name, _ in after), "own registry only"
 
 
 async def test_metrics_gauge_pending_approvals_and_queue_depth(
     client: LangGraphClient, http: httpx.AsyncClient
 ) -> None:
-    """A gate adds a pending approval; a delayed run waits in the queue until cancelled."""
+    """A gate adds to the tenant's pending approvals; a delayed run, to its queue depth."""
     before = await scrape(http)
     gated = await client.threads.create()
     await client.runs.wait(gated["thread_id"], "asset-discovery", input=DISCOVERY_INPUT)
@@ -134,9 +136,10 @@ async def test_metrics_gauge_pending_approvals_and_queue_depth(
     await client.runs.cancel(queued_thread["thread_id"], queued["run_id"])
 
     pending = "graphwright_approvals_pending"
-    assert value(during, pending) >= value(before, pending) + 1
-    assert value(during, "graphwright_queue_depth") >= value(before, "graphwright_queue_depth") + 1
-    assert value(during, "graphwright_runs", status="pending") >= 1
+    assert value(during, pending, tenant=TENANT) >= value(before, pending, tenant=TENANT) + 1
+    queue = "graphwright_queue_depth"
+    assert value(during, queue, tenant=TENANT) >= value(before, queue, tenant=TENANT) + 1
+    assert value(during, "graphwright_runs", tenant=TENANT, status="pending") >= 1
 
 
 async def test_metrics_show_active_streams_and_runs(
@@ -163,17 +166,18 @@ async def test_metrics_show_active_streams_and_runs(
 
     assert value(during, "graphwright_sse_streams_active") >= 1
     assert value(during, "graphwright_worker_active_runs") >= 1
-    assert value(during, "graphwright_runs", status="running") >= 1
+    assert value(during, "graphwright_runs", tenant=TENANT, status="running") >= 1
 
 
 async def test_metrics_observe_node_durations(
     client: LangGraphClient, http: httpx.AsyncClient
 ) -> None:
-    """Node durations of finished runs are observed per workflow and node."""
+    """Node durations of finished runs are observed per tenant, workflow and node."""
     thread = await client.threads.create()
 
     await client.runs.wait(thread["thread_id"], "svc-chain", input={"token": "n"})
 
     after = await scrape(http)
     name = "graphwright_node_duration_seconds_count"
-    assert value(after, name, workflow_id="svc-chain", node="two", outcome="finished") >= 1
+    labels = {"tenant": TENANT, "workflow_id": "svc-chain", "node": "two", "outcome": "finished"}
+    assert value(after, name, **labels) >= 1

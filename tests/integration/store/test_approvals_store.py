@@ -443,7 +443,7 @@ async def test_claim_due_again_after_the_lease_lapses(own_pool: Pool) -> None:
 
 
 async def test_count_pending_counts_every_tenant(own_pool: Pool) -> None:
-    """count_pending counts pending approvals of all tenants, not decided ones."""
+    """count_pending counts each tenant's pending approvals apart, not decided ones."""
     store = ApprovalStore(own_pool)
     for tenant in ("t1", "t2"):
         await new_thread(own_pool, tenant, "th")
@@ -451,4 +451,4 @@ async def test_count_pending_counts_every_tenant(own_pool: Pool) -> None:
     first = (await store.list("t1", ApprovalQuery()))[0]
     await decide(own_pool, store, "t1", first.approval_id)
 
-    assert await store.count_pending() == 3
+    assert await store.count_pending() == {"t1": 1, "t2": 2}

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from graphwright.api.access import PrincipalDep, deciding_label, scoped
 from graphwright.api.bounds import MAX_AGE_SECONDS, MAX_OFFSET
 from graphwright.api.deps import ServicesDep, TenantDep
 from graphwright.api.input_guard import GuardedRoute, unstorable_error
@@ -86,7 +87,7 @@ async def list_approvals(
         status=None if status == "any" else status,
         workflow_id=workflow_id,
         thread_id=thread_id,
-        metadata=_metadata_filter(metadata, request.query_params.multi_items()),
+        metadata=scoped(request, _metadata_filter(metadata, request.query_params.multi_items())),
         min_age=older_than,
         max_age=newer_than,
         limit=limit,
@@ -112,16 +113,24 @@ async def get_approval(
     },
 )
 async def decide_approval(
-    approval_id: str, body: DecideBody, approvals: ApprovalsDep, tenant: TenantDep
+    approval_id: str,
+    body: DecideBody,
+    approvals: ApprovalsDep,
+    tenant: TenantDep,
+    principal: PrincipalDep,
 ) -> dict[str, Any]:
-    """Decide a pending approval; the thread resumes in the returned ``resume_run_id``."""
+    """Decide a pending approval; the thread resumes in the returned ``resume_run_id``.
+
+    With authentication on, ``decided_by`` is the authenticated caller (a ``by`` in
+    the body is ignored); without it, the body's ``by`` is recorded.
+    """
     done = await approvals.decide(
         tenant,
         approval_id,
         decision=body.decision,
         comment=body.comment,
         edits=body.edits,
-        by=body.by,
+        by=deciding_label(principal) or body.by,
     )
     return {**done.approval.to_dict(), "resume_run_id": done.resume_run_id}
 

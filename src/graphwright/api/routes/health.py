@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from graphwright.api.access import METRICS, Access
 from graphwright.api.deps import ServicesDep
 from graphwright.api.input_guard import GuardedRoute
 from graphwright.api.problems import problem
+from graphwright.errors import GraphwrightError
 from graphwright.runtime.metrics import CONTENT_TYPE_LATEST
 
 __all__ = ["router"]
@@ -28,11 +30,19 @@ async def healthz() -> dict[str, Any]:
     response_model=None,
     responses={503: {"description": "A dependency is unavailable (problem+json, `checks`)."}},
 )
-async def readyz(services: ServicesDep) -> JSONResponse:
-    """Ready to serve: PostgreSQL reachable, Redis reachable if configured, migrations applied."""
+async def readyz(services: ServicesDep, request: Request) -> JSONResponse:
+    """Ready to serve: PostgreSQL reachable, Redis reachable if configured, migrations applied.
+
+    Anyone may ask; with authentication on, only an admin or the metrics token
+    sees which check failed and why.
+    """
     checks = await services.readiness.check()
-    body = {check.name: check.to_dict() for check in checks}
     failed = [check.name for check in checks if not check.ok]
+    if not await _may_see_details(request):
+        if failed:
+            return problem(503, "service.not_ready", "not ready")
+        return JSONResponse({"status": "ready"})
+    body = {check.name: check.to_dict() for check in checks}
     if failed:
         return problem(
             503,
@@ -41,6 +51,17 @@ async def readyz(services: ServicesDep) -> JSONResponse:
             extra={"checks": body, "failed": failed},
         )
     return JSONResponse({"status": "ready", "checks": body})
+
+
+async def _may_see_details(request: Request) -> bool:
+    access: Access = request.app.state.access
+    if access.open:
+        return True
+    try:
+        principal = await access.authenticate(request)
+    except GraphwrightError:
+        return False
+    return principal.has(METRICS)
 
 
 @router.get(

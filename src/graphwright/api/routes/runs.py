@@ -7,15 +7,18 @@ import dataclasses
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from graphwright.api.access import current_principal, deciding_label, scoped
 from graphwright.api.bounds import MAX_OFFSET
 from graphwright.api.deps import ServicesDep, TenantDep
 from graphwright.api.input_guard import GuardedRoute
 from graphwright.api.schemas import RunCreateBody, run_json
 from graphwright.api.sse import EventStreamResponse, encode, frames
+from graphwright.auth.principal import AuthError
 from graphwright.errors import InvalidInputError, NotFoundError
+from graphwright.runtime.approvals import deciding_as
 from graphwright.runtime.process import Runtime as Services
 from graphwright.runtime.run_request import RunRequest
 from graphwright.store.events import StoredEvent
@@ -27,12 +30,30 @@ router = APIRouter(tags=["runs"], route_class=GuardedRoute)
 
 LastEventId = Annotated[str | None, Header(alias="Last-Event-ID")]
 
+SSE_EVENT: dict[str, Any] = {
+    "type": "object",
+    "description": "One server-sent event (the stream is a sequence of them).",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"type": "string", "description": "Stream mode (`values`, ...) or `metadata`."},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+        "id": {"type": "string", "description": "Send the last one as `Last-Event-ID`."},
+    },
+}
 SSE_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "Server-sent events: `event:` (stream mode), `data:` (JSON), `id:`.",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "content": {"text/event-stream": {"schema": SSE_EVENT}},
     }
 }
+CREATE_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "`workflow.not_found` (`assistant_id`), `thread.not_found`."},
+    409: {
+        "description": "`run.busy`, `thread.busy`, `thread.workflow_mismatch`, "
+        "`run.nothing_to_resume`, `approval.*`."
+    },
+}
+"""Problems of run creation beyond those of every route."""
 
 
 def _location(run: RunRecord) -> str:
@@ -103,35 +124,67 @@ def _wait_request(body: RunCreateBody, *, stateless: bool) -> RunRequest:
     return request
 
 
+def _as_caller(request: Request, run: RunRequest) -> RunRequest:
+    """The run request as the caller may make it: deciding a gate (``command.resume``)
+    needs the approver role, and a new thread gets the caller's metadata scope."""
+    principal = current_principal(request)
+    if run.command and "resume" in run.command and not principal.has("approver"):
+        raise AuthError(
+            "resuming an approval gate decides it: this needs the approver role",
+            code="auth.forbidden",
+            details={"required": "approver"},
+        )
+    metadata = scoped(request, run.thread_metadata)
+    if metadata is not None and metadata != run.thread_metadata:
+        run = dataclasses.replace(run, thread_metadata=metadata)
+    return run
+
+
+def _deciding(request: Request) -> contextlib.AbstractContextManager[None]:
+    """Record the authenticated caller as who decides what a resume answers."""
+    return deciding_as(deciding_label(current_principal(request)))
+
+
 # -- runs on a thread -------------------------------------------------------------------
 
 
-@router.post("/threads/{thread_id}/runs")
+@router.post("/threads/{thread_id}/runs", responses=CREATE_PROBLEMS)
 async def create_run(
-    thread_id: str, body: RunCreateBody, services: ServicesDep, tenant: TenantDep
+    thread_id: str, body: RunCreateBody, services: ServicesDep, tenant: TenantDep, request: Request
 ) -> JSONResponse:
     """Create a background run."""
-    run = await services.run_service.create(tenant, thread_id, body.to_request())
+    with _deciding(request):
+        run = await services.run_service.create(
+            tenant, thread_id, _as_caller(request, body.to_request())
+        )
     return JSONResponse(run_json(run), headers={"Content-Location": _location(run)})
 
 
-@router.post("/threads/{thread_id}/runs/stream", response_model=None, responses=SSE_RESPONSE)
+@router.post(
+    "/threads/{thread_id}/runs/stream",
+    response_model=None,
+    responses={**SSE_RESPONSE, **CREATE_PROBLEMS},
+)
 async def stream_run(
-    thread_id: str, body: RunCreateBody, services: ServicesDep, tenant: TenantDep
+    thread_id: str, body: RunCreateBody, services: ServicesDep, tenant: TenantDep, request: Request
 ) -> EventStreamResponse:
     """Create a run and stream its events (SSE)."""
-    run = await services.run_service.create(tenant, thread_id, body.to_request())
+    with _deciding(request):
+        run = await services.run_service.create(
+            tenant, thread_id, _as_caller(request, body.to_request())
+        )
     return _stream_response(services, tenant, run, body)
 
 
-@router.post("/threads/{thread_id}/runs/wait")
+@router.post("/threads/{thread_id}/runs/wait", responses=CREATE_PROBLEMS)
 async def wait_run(
-    thread_id: str, body: RunCreateBody, services: ServicesDep, tenant: TenantDep
+    thread_id: str, body: RunCreateBody, services: ServicesDep, tenant: TenantDep, request: Request
 ) -> JSONResponse:
     """Create a run and return its final values (with ``__interrupt__`` / ``__error__``)."""
-    run, result = await services.run_service.create_and_wait(
-        tenant, thread_id, _wait_request(body, stateless=False)
-    )
+    with _deciding(request):
+        run, result = await services.run_service.create_and_wait(
+            tenant, thread_id, _as_caller(request, _wait_request(body, stateless=False))
+        )
     return JSONResponse(result, headers={"Content-Location": _location(run)})
 
 
@@ -245,7 +298,14 @@ async def _thread_frames(
         await events.aclose()  # type: ignore[attr-defined]
 
 
-@router.post("/threads/{thread_id}/runs/{run_id}/cancel")
+@router.post(
+    "/threads/{thread_id}/runs/{run_id}/cancel",
+    responses={
+        202: {"description": "Cancellation requested (without `wait`)."},
+        204: {"description": "With `wait` and `action=rollback`: the run is gone."},
+        409: {"description": "`run.not_active`: the run already ended."},
+    },
+)
 async def cancel_run(
     thread_id: str,
     run_id: str,
@@ -265,7 +325,11 @@ async def cancel_run(
     return JSONResponse(run_json(done))
 
 
-@router.delete("/threads/{thread_id}/runs/{run_id}", status_code=204)
+@router.delete(
+    "/threads/{thread_id}/runs/{run_id}",
+    status_code=204,
+    responses={409: {"description": "`run.busy`: the run is pending or running; cancel it first."}},
+)
 async def delete_run(
     thread_id: str, run_id: str, services: ServicesDep, tenant: TenantDep
 ) -> Response:
@@ -285,30 +349,34 @@ async def delete_run(
 # -- stateless runs --------------------------------------------------------------------------
 
 
-@router.post("/runs")
+@router.post("/runs", responses=CREATE_PROBLEMS)
 async def create_stateless_run(
-    body: RunCreateBody, services: ServicesDep, tenant: TenantDep
+    body: RunCreateBody, services: ServicesDep, tenant: TenantDep, request: Request
 ) -> JSONResponse:
     """Create a background run on a new thread."""
-    run = await services.run_service.create(tenant, None, body.to_request(stateless=True))
+    run = await services.run_service.create(
+        tenant, None, _as_caller(request, body.to_request(stateless=True))
+    )
     return JSONResponse(run_json(run), headers={"Content-Location": _location(run)})
 
 
-@router.post("/runs/stream", response_model=None, responses=SSE_RESPONSE)
+@router.post("/runs/stream", response_model=None, responses={**SSE_RESPONSE, **CREATE_PROBLEMS})
 async def stream_stateless_run(
-    body: RunCreateBody, services: ServicesDep, tenant: TenantDep
+    body: RunCreateBody, services: ServicesDep, tenant: TenantDep, request: Request
 ) -> EventStreamResponse:
     """Create a run on a new thread and stream it."""
-    run = await services.run_service.create(tenant, None, body.to_request(stateless=True))
+    run = await services.run_service.create(
+        tenant, None, _as_caller(request, body.to_request(stateless=True))
+    )
     return _stream_response(services, tenant, run, body, stateless=True)
 
 
-@router.post("/runs/wait")
+@router.post("/runs/wait", responses=CREATE_PROBLEMS)
 async def wait_stateless_run(
-    body: RunCreateBody, services: ServicesDep, tenant: TenantDep
+    body: RunCreateBody, services: ServicesDep, tenant: TenantDep, request: Request
 ) -> JSONResponse:
     """Create a run on a new thread and return its final values."""
     run, result = await services.run_service.create_and_wait(
-        tenant, None, _wait_request(body, stateless=True)
+        tenant, None, _as_caller(request, _wait_request(body, stateless=True))
     )
     return JSONResponse(result, headers={"Content-Location": _location(run)})

@@ -11,10 +11,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from langgraph.types import StateSnapshot
 from pydantic import BaseModel, ConfigDict, Field
 
+from graphwright.api.access import scoped
 from graphwright.api.bounds import MAX_OFFSET
 from graphwright.api.deps import ServicesDep, TenantDep
 from graphwright.api.input_guard import GuardedRoute
@@ -134,7 +135,11 @@ def _root_namespace(*checkpoints: CheckpointBody | str | None) -> None:
             raise InvalidInputError(
                 "subgraph checkpoints (a non-empty checkpoint_ns) are not supported",
                 code="request.unsupported",
-                details={"problems": [{"pointer": "/checkpoint/checkpoint_ns"}]},
+                details={
+                    "problems": [
+                        {"pointer": "/checkpoint/checkpoint_ns", "message": "must be empty"}
+                    ]
+                },
             )
 
 
@@ -171,13 +176,19 @@ async def _snapshots(
 # -- threads ---------------------------------------------------------------------------
 
 
-@router.post("/threads")
+@router.post(
+    "/threads",
+    responses={
+        404: {"description": "`workflow.not_found`: `metadata.graph_id` names no workflow."},
+        409: {"description": "`thread.exists` (unless `if_exists` is `do_nothing`)."},
+    },
+)
 async def create_thread(
-    body: ThreadCreateBody, services: ServicesDep, tenant: TenantDep
+    body: ThreadCreateBody, services: ServicesDep, tenant: TenantDep, request: Request
 ) -> dict[str, Any]:
     """Create a thread; with ``if_exists=do_nothing`` an existing one is returned instead."""
     _refuse_unsupported(supersteps=body.supersteps, ttl=body.ttl)
-    metadata = dict(body.metadata or {})
+    metadata = scoped(request, body.metadata) or {}
     graph_id = metadata.get("graph_id")
     workflow_id: str | None = None
     version: int | None = None
@@ -194,13 +205,16 @@ async def create_thread(
     except WorkflowConflictError as exc:
         if exc.code != "thread.exists" or body.if_exists != "do_nothing":
             raise
+        existing = await services.threads.get(tenant, thread_id)
+        if scoped(request, existing.metadata) != existing.metadata:
+            raise  # out of the caller's scope: not handed out
         return await _thread(services, tenant, thread_id)
     return thread_json(record, None)
 
 
 @router.post("/threads/search")
 async def search_threads(
-    body: ThreadSearchBody, services: ServicesDep, tenant: TenantDep
+    body: ThreadSearchBody, services: ServicesDep, tenant: TenantDep, request: Request
 ) -> list[dict[str, Any]]:
     """Threads matching metadata (containment), status and ids, one page."""
     _refuse_unsupported(values=body.values, extract=body.extract)
@@ -209,7 +223,7 @@ async def search_threads(
         ThreadFilter(
             tenant,
             statuses=store_statuses(body.status) if body.status else None,
-            metadata=body.metadata,
+            metadata=scoped(request, body.metadata),
             ids=body.ids,
         ),
         limit=body.limit,
@@ -230,7 +244,9 @@ async def search_threads(
 
 
 @router.post("/threads/count")
-async def count_threads(body: ThreadCountBody, services: ServicesDep, tenant: TenantDep) -> int:
+async def count_threads(
+    body: ThreadCountBody, services: ServicesDep, tenant: TenantDep, request: Request
+) -> int:
     """How many threads match the filters of a search."""
     _refuse_unsupported(values=body.values)
     return await thread_search.count(
@@ -238,7 +254,7 @@ async def count_threads(body: ThreadCountBody, services: ServicesDep, tenant: Te
         ThreadFilter(
             tenant,
             statuses=store_statuses(body.status) if body.status else None,
-            metadata=body.metadata,
+            metadata=scoped(request, body.metadata),
         ),
     )
 
@@ -249,25 +265,36 @@ async def get_thread(thread_id: str, services: ServicesDep, tenant: TenantDep) -
     return await _thread(services, tenant, thread_id)
 
 
-@router.patch("/threads/{thread_id}", response_model=None)
+@router.patch(
+    "/threads/{thread_id}",
+    response_model=None,
+    responses={204: {"description": "`Prefer: return=minimal`: updated, no body."}},
+)
 async def patch_thread(
     thread_id: str,
     body: ThreadPatchBody,
     services: ServicesDep,
     tenant: TenantDep,
+    request: Request,
     prefer: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any] | Response:
     """Merge metadata into a thread's; ``Prefer: return=minimal`` answers 204."""
     _refuse_unsupported(ttl=body.ttl)
     if body.metadata:
-        await services.threads.update_metadata(tenant, thread_id, body.metadata)
+        # A scoped caller cannot move a thread out of its scope.
+        metadata = scoped(request, body.metadata) or {}
+        await services.threads.update_metadata(tenant, thread_id, metadata)
     if prefer is not None and "return=minimal" in prefer:
         await services.threads.get(tenant, thread_id)  # 404 for an unknown thread
         return Response(status_code=204)
     return await _thread(services, tenant, thread_id)
 
 
-@router.delete("/threads/{thread_id}", status_code=204)
+@router.delete(
+    "/threads/{thread_id}",
+    status_code=204,
+    responses={409: {"description": "`thread.busy`: a run is pending or running."}},
+)
 async def delete_thread(thread_id: str, services: ServicesDep, tenant: TenantDep) -> Response:
     """Delete a thread with its checkpoints, runs, events and approvals (409 while busy)."""
     await services.threads.delete_with_runs(tenant, thread_id)
@@ -322,7 +349,13 @@ async def post_state_at(
     return select_fields(state_json(snapshot, thread_id), body.select)
 
 
-@router.post("/threads/{thread_id}/state")
+@router.post(
+    "/threads/{thread_id}/state",
+    responses={
+        409: {"description": "`thread.unbound` (no workflow yet) or `thread.busy`."},
+        422: {"description": "`state.unknown_node`, `state.invalid_update`, `request.*`."},
+    },
+)
 async def update_state(
     thread_id: str, body: StateUpdateBody, services: ServicesDep, tenant: TenantDep
 ) -> dict[str, Any]:
