@@ -6,7 +6,9 @@ surrogates and (the body) nesting deeper than
 :data:`~graphwright.graphs.text_checks.MAX_DEPTH` levels. Failures are 422
 ``request.invalid_text`` / ``request.too_deep`` with a pointer per problem:
 ``/metadata/a`` for the body, ``/<name>`` for a path or query parameter and
-``/headers/<name>`` for a header.
+``/headers/<name>`` for a header. A JSON body that cannot even be parsed because
+it is not UTF-8 text is 400 ``request.invalid_json``, one nested too deeply for
+the parser 422 ``request.too_deep`` (pointer ``""``), on every route.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, ClassVar
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
+from graphwright.api.openapi import with_problem_responses
 from graphwright.errors import InvalidInputError
 from graphwright.graphs.pointers import pointer
 from graphwright.graphs.text_checks import TextIssue, find_unstorable, printable_text, text_flaw
@@ -25,9 +28,17 @@ __all__ = ["DocumentRoute", "GuardedRoute", "refuse_unstorable", "unstorable_err
 
 
 class GuardedRoute(APIRoute):
-    """A route whose requests are checked by :func:`refuse_unstorable` first."""
+    """A route whose requests are checked by :func:`refuse_unstorable` first.
+
+    Its OpenAPI operation lists the problem responses it can answer
+    (:func:`~graphwright.api.openapi.with_problem_responses`).
+    """
 
     check_body: ClassVar[bool] = True
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        self.responses = with_problem_responses(self)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         """The route's handler, preceded by the check."""
@@ -54,8 +65,12 @@ class DocumentRoute(GuardedRoute):
 async def refuse_unstorable(request: Request, *, body: bool = True) -> None:
     """Check a request's path, query, headers and (with ``body``) JSON body.
 
+    The body is parsed either way (the route reuses the result), so a body that
+    is not UTF-8 or too deep to parse is refused here for every route.
+
     Raises:
-        InvalidInputError: ``request.invalid_text`` or ``request.too_deep`` (422).
+        InvalidInputError: ``request.invalid_text`` or ``request.too_deep`` (422),
+            ``request.invalid_json`` (400).
     """
     issues: list[TextIssue] = []
     for name, value in request.path_params.items():
@@ -66,13 +81,14 @@ async def refuse_unstorable(request: Request, *, body: bool = True) -> None:
             _check_text(issues, value, where)
     for name, value in request.headers.items():
         _check_text(issues, value, pointer("headers", printable_text(name)))
-    if body and not issues:
+    if not issues:
         try:
             parsed = await _json_body(request)
         except RecursionError:
             issues.append(TextIssue("too_deep", ""))
         else:
-            issues += find_unstorable(parsed)
+            if body:
+                issues += find_unstorable(parsed)
     if issues:
         raise unstorable_error(issues)
 
@@ -104,6 +120,7 @@ async def _json_body(request: Request) -> Any:
 
     Raises:
         RecursionError: the body is nested too deeply for the JSON parser.
+        InvalidInputError: ``request.invalid_json``: the body is not UTF-8 text.
     """
     content_type = request.headers.get("content-type")
     if content_type:
@@ -116,5 +133,11 @@ async def _json_body(request: Request) -> Any:
         return None
     try:
         return await request.json()
+    except UnicodeDecodeError:
+        # FastAPI would answer a bare 400 "error parsing the body" for these.
+        raise InvalidInputError(
+            "the request body is not valid JSON: it is not UTF-8 text",
+            code="request.invalid_json",
+        ) from None
     except ValueError:
         return None

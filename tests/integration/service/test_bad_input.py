@@ -98,6 +98,16 @@ def test_bad_request_is_a_problem(
     assert problem["detail"]
 
 
+@pytest.mark.parametrize("path", ["/threads", "/runs/wait", "/workflows/validate"])
+def test_body_that_is_not_utf8_is_invalid_json(server: Server, path: str) -> None:
+    """A JSON body that is not UTF-8 text is 400 request.invalid_json, as any body not JSON."""
+    response = httpx.post(
+        server.url + path, content=b'{"a": "\xff"}', headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "request.invalid_json"
+
+
 def test_oversize_body_is_413(server: Server, thread_id: str) -> None:
     """A body over GW_MAX_BODY_BYTES is refused with 413 before it is parsed."""
     big = {"assistant_id": "asset-discovery", "input": {"client_id": "x" * 2_000_000}}

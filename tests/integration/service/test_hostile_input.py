@@ -76,6 +76,14 @@ TEXT_CASES = [
     ),
     pytest.param(
         "POST",
+        "/workflows/validate",
+        "[" * 100_000 + "]" * 100_000,
+        "too_deep",
+        "",
+        id="validate-too-deep-to-parse",
+    ),
+    pytest.param(
+        "POST",
         "/threads",
         f'{{"thread_id":{NUL}}}',
         "invalid_text",

@@ -32,6 +32,7 @@ __all__ = ["router"]
 router = APIRouter(tags=["assistants"], route_class=GuardedRoute)
 
 _LG_NAMES = {START: "__start__", END: "__end__"}
+_READ_ONLY = {"description": "`assistant.read_only`: always, for a known assistant."}
 
 
 class _Body(BaseModel):
@@ -155,7 +156,13 @@ async def count_assistants(
     return len(await _matching(services, tenant, body))
 
 
-@router.post("/assistants")
+@router.post(
+    "/assistants",
+    responses={
+        404: {"description": "`workflow.not_found`: `graph_id` names no published workflow."},
+        409: {"description": "`assistant.read_only`: publish workflows instead."},
+    },
+)
 async def create_assistant(
     body: AssistantCreateBody, services: ServicesDep, tenant: TenantDep
 ) -> dict[str, Any]:
@@ -175,21 +182,24 @@ async def get_assistant(
     return assistant_json(await services.catalog.store.get(tenant, assistant_id))
 
 
-@router.patch("/assistants/{assistant_id}")
+@router.patch("/assistants/{assistant_id}", responses={409: _READ_ONLY})
 async def update_assistant(assistant_id: str, services: ServicesDep, tenant: TenantDep) -> None:
     """Always 409 ``assistant.read_only`` (404 for an unknown assistant)."""
     await services.catalog.store.get(tenant, assistant_id)
     raise _read_only("assistants cannot be changed")
 
 
-@router.delete("/assistants/{assistant_id}")
+@router.delete("/assistants/{assistant_id}", responses={409: _READ_ONLY})
 async def delete_assistant(assistant_id: str, services: ServicesDep, tenant: TenantDep) -> None:
     """Always 409 ``assistant.read_only`` (404 for an unknown assistant)."""
     await services.catalog.store.get(tenant, assistant_id)
     raise _read_only("assistants cannot be deleted")
 
 
-@router.post("/assistants/{assistant_id}/latest")
+@router.post(
+    "/assistants/{assistant_id}/latest",
+    responses={409: {"description": "`assistant.read_only`: `version` is not the latest."}},
+)
 async def set_latest(
     assistant_id: str, body: LatestBody, services: ServicesDep, tenant: TenantDep
 ) -> dict[str, Any]:

@@ -71,7 +71,16 @@ async def validate_workflow(
     return {"valid": True, "workflow_id": document["id"]}
 
 
-@router.post("/workflows", status_code=201)
+@router.post(
+    "/workflows",
+    status_code=201,
+    responses={
+        200: {
+            "description": "This content is already published (`created: false`).",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+)
 async def publish_workflow(
     document: Document, services: ServicesDep, tenant: TenantDep
 ) -> JSONResponse:
