@@ -5,13 +5,19 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
+from graphwright.api.access import Access, check_exposure, guard
+from graphwright.api.access_log import AccessLog
+from graphwright.api.cors import install_cors
+from graphwright.api.hosts import HostCheck, allowed_hosts
 from graphwright.api.limits import BodyLimit
+from graphwright.api.openapi import install_problem_docs
 from graphwright.api.problems import install_problem_handlers
 from graphwright.registry import Registry
 from graphwright.runtime.process import open_runtime
 from graphwright.settings import Settings
+from graphwright.store.api_keys import ApiKeyStore
 
 __all__ = ["create_app"]
 
@@ -28,6 +34,11 @@ def create_app(
         settings: Configuration (default: ``GW_*`` environment).
         registry: Node implementations (default: ``settings.registry_modules``).
         start_workers: Run ``settings.workers`` run slots in this process.
+
+    Raises:
+        ConfigurationError: ``config.unsafe_cors`` (``*`` origins with credentials),
+            ``config.insecure`` / ``config.no_secret_key`` / ``config.invalid_auth``
+            (see :func:`graphwright.api.access.check_exposure`).
     """
     settings = settings or Settings()
 
@@ -37,18 +48,39 @@ def create_app(
             settings, registry=registry, start_workers=start_workers
         ) as runtime:
             app.state.services = runtime
+            access.keys = ApiKeyStore(runtime.pool)
             yield
 
+    check_exposure(settings)
+    access = Access(settings)
     app = FastAPI(
+        dependencies=[Depends(guard)],
         title="graphwright",
         version="0.1.0",
         description="LangGraph Server API for JSON workflows, plus workflows and approvals.",
         lifespan=lifespan,
+        docs_url=None,  # served by the console from local assets (works offline)
+        redoc_url=None,
     )
+    app.state.access = access
     install_problem_handlers(app)
-    from graphwright.api.routes import approvals, assistants, health, runs, threads, workflows
+    install_problem_docs(app)
+    from graphwright.api.routes import approvals, assistants, health, keys, runs, threads, workflows
+    from graphwright.api.routes import secrets as secret_routes
 
     for module in (assistants, threads, runs, workflows, approvals, health):
         app.include_router(module.router)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.include_router(secret_routes.router)
+    app.include_router(keys.router)
+    from graphwright.console import install_console
+
+    install_console(app)
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.max_body_bytes, read_timeout=settings.body_timeout_seconds
+    )
+    # Added last = runs first: the access line covers every answer below, and a request
+    # for a foreign Host is refused before CORS or anything else looks at it.
+    install_cors(app, settings)
+    app.add_middleware(HostCheck, allowed=allowed_hosts(settings))
+    app.add_middleware(AccessLog)
     return app
