@@ -3,9 +3,16 @@
 # type-check and run the whole test suite (unit + integration).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m pip install --quiet --disable-pip-version-check uv
-python3 -m uv sync --frozen --all-extras
-python3 -m uv run --frozen ruff check src tests bench
-python3 -m uv run --frozen ruff format --check src tests bench
-python3 -m uv run --frozen mypy
-python3 -m uv run --frozen pytest "$@"
+# scripts/uv.py runs uv, fetching it from PyPI first when the machine has none
+# (no pip needed: works on a distribution Python that refuses `pip install`).
+uv() { python3 scripts/uv.py "$@"; }
+uv sync --frozen --all-extras
+# tests/e2e drive the distribution's Chromium; install it when we may (root with apt),
+# otherwise those tests skip and say why.
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq chromium
+fi
+uv run --frozen ruff check src tests bench
+uv run --frozen ruff format --check src tests bench
+uv run --frozen mypy
+uv run --frozen pytest "$@"
