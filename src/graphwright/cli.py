@@ -471,6 +471,12 @@ def serve(
         int | None, typer.Option(help="Run slots in this process (GW_WORKERS; 0: API only).")
     ] = None,
     registry: RegistryOpt = None,
+    examples: Annotated[
+        bool,
+        typer.Option(
+            "--examples", help="Publish the bundled example workflows to GW_TENANT first."
+        ),
+    ] = False,
 ) -> None:
     """Serve the HTTP API (LangGraph Server API + graphwright endpoints) with workers."""
     from graphwright.api import create_app
@@ -491,7 +497,18 @@ def serve(
         api = create_app(settings, registry=reg)
     except GraphwrightError as exc:
         _fail(exc)  # an unsafe configuration (config.unsafe_cors): exit 2
+    if examples:
+        _arun(lambda: _publish_examples(settings, reg))
     run_server(api, settings)
+
+
+async def _publish_examples(settings: Settings, reg: Registry) -> None:
+    """Publish every bundled example (identical content is a no-op)."""
+    from graphwright.runtime.engine import Engine
+
+    async with Engine(settings, registry=reg) as engine:
+        for path in sorted(EXAMPLES_DIR.glob("*.json")):
+            await _publish_file(engine, path)
 
 
 @app.command()

@@ -81,13 +81,15 @@ def server_env(database_url: str, tenant: str = "default", **extra: str) -> dict
     return env
 
 
-def start_server(env: dict[str, str], log: Path, *, command: str = "serve") -> Server:
-    """Start ``graphwright serve`` (or ``worker``) and wait until it answers."""
+def start_server(
+    env: dict[str, str], log: Path, *, command: str = "serve", args: tuple[str, ...] = ()
+) -> Server:
+    """Start ``graphwright serve`` (or ``worker``, with ``args``) and wait until it answers."""
     port = free_port()
     env = {**env, "GW_PORT": str(port)}
     script = Path(sys.executable).parent / "graphwright"
     handle = log.open("wb")
-    process = subprocess.Popen([str(script), command], env=env, stdout=handle, stderr=handle)
+    process = subprocess.Popen([str(script), command, *args], env=env, stdout=handle, stderr=handle)
     url = f"http://127.0.0.1:{port}"
     server = Server(url=url, process=process, env=env, log=log, handle=handle)
     if command != "serve":
