@@ -104,9 +104,13 @@ def servers(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     opened.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(servers: Servers) -> Iterator[Browser]:
-    """Headless Chromium from the distribution."""
+    """Headless Chromium from the distribution, for one test module.
+
+    Playwright's sync API runs an event loop in this thread while it is open: closing
+    it with the module keeps it from breaking the async fixtures of later tests.
+    """
     path = chromium_path()
     assert path is not None
     with sync_playwright() as playwright:
