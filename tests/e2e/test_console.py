@@ -198,3 +198,116 @@ def test_api_docs_load_from_the_server_only(servers: Servers, page: Page) -> Non
     page.goto(servers.open.url + "/docs")
     expect(page.locator(".swagger-ui .information-container")).to_be_visible()
     assert outside == []
+
+
+def finished_thread(servers: Servers, token: str) -> str:
+    """A thread whose svc-chain run (one, two, three) has finished; returns its id."""
+    thread_id = create_thread(servers.open, "svc-chain", {}, None)
+    done = httpx.post(
+        f"{servers.open.url}/threads/{thread_id}/runs/wait",
+        json={"assistant_id": "svc-chain", "input": {"token": token}},
+        timeout=30,
+    )
+    done.raise_for_status()
+    return thread_id
+
+
+def test_history_shows_a_checkpoint_state_with_its_changes(servers: Servers, page: Page) -> None:
+    """ "Show state" of a past checkpoint shows its values and what changed since its parent."""
+    thread_id = finished_thread(servers, "show")
+    page.goto(f"{servers.open.url}/ui/#/threads/{thread_id}")
+    checkpoint = page.locator("#history li[data-next=two]")
+    checkpoint.locator("[data-action=show]").click()
+    expect(page.locator("#checkpoint h3")).to_contain_text("State at step 1")
+    trail = page.locator("#cp-changes tr[data-field=trail]")
+    expect(trail.locator("td").nth(1)).to_have_text("[]")
+    expect(trail.locator("td").nth(2)).to_have_text('["one"]')
+    expect(page.locator("#cp-changes tbody tr")).to_have_count(1)
+    screenshot(page, servers, "checkpoint-state")
+
+
+def test_fork_from_an_earlier_checkpoint_runs_to_completion(servers: Servers, page: Page) -> None:
+    """Forking a finished run at step 1 starts a run there that finishes; history has the branch."""
+    thread_id = finished_thread(servers, "fork")
+    page.goto(f"{servers.open.url}/ui/#/threads/{thread_id}")
+    expect(page.locator("#conn")).to_have_text("● live")
+    checkpoint = page.locator("#history li[data-next=two]")
+    forked_from = checkpoint.get_attribute("data-checkpoint")
+    checkpoint.locator("[data-action=fork]").click()
+    result = page.locator("#fork-result")
+    expect(result).to_contain_text("on this thread")
+    run_id = result.get_attribute("data-run")
+    expect(page.locator(f"#runs-table tr[data-run='{run_id}']")).to_contain_text("success")
+    expect(page.locator("#run-status")).to_contain_text("completed")
+    expect(page.locator("#runs-table tbody tr")).to_have_count(2)
+    # The log holds both runs: the fork re-ran two and three from the checkpoint, not one.
+    expect(page.locator("#events tr[data-type='run.finished']")).to_have_count(2)
+    started = page.locator("#events tr[data-type='node.started'] td:nth-child(4)").all_inner_texts()
+    assert sorted(started) == ["one", "three", "three", "two", "two"]
+    history = httpx.post(
+        f"{servers.open.url}/threads/{thread_id}/history", json={"limit": 50}, timeout=10
+    ).json()
+    parents = [(cp.get("parent_checkpoint") or {}).get("checkpoint_id") for cp in history]
+    assert parents.count(forked_from) == 2, "the original step 2 and the fork's branch"
+    assert history[0]["values"]["trail"] == ["one", "two", "three"]
+    screenshot(page, servers, "fork")
+
+
+def test_fork_on_a_copy_leaves_the_original_thread_alone(servers: Servers, page: Page) -> None:
+    """ "…on a copy" runs a copy of the thread from the checkpoint; the original keeps one run."""
+    thread_id = finished_thread(servers, "copy")
+    page.goto(f"{servers.open.url}/ui/#/threads/{thread_id}")
+    page.locator("#history li[data-next=three] [data-action=fork-copy]").click()
+    expect(page).not_to_have_url(f"{servers.open.url}/ui/#/threads/{thread_id}")
+    copy_id = page.url.rsplit("/", 1)[1]
+    expect(page.locator("#runs-table tbody tr")).to_have_count(1)
+    expect(page.locator("#runs-table tbody tr").first).to_contain_text("success")
+    runs = httpx.get(f"{servers.open.url}/threads/{thread_id}/runs", timeout=10).json()
+    assert len(runs) == 1
+    state = httpx.get(f"{servers.open.url}/threads/{copy_id}/state", timeout=10).json()
+    assert state["values"]["trail"] == ["one", "two", "three"]
+
+
+def test_operations_page_shows_the_tenant_figures_and_refreshes(
+    servers: Servers, page: Page
+) -> None:
+    """A viewer sees queue depth and pending approvals as /ops/summary has them; Refresh updates."""
+    ana = servers.keys["ana"]
+    thread_id, _ = start_run(servers.auth, "svc-gated", {"token": "ops"}, key=ana)
+    pending_approval(servers.auth, thread_id, ana)
+    delayed = {"assistant_id": "svc-chain", "input": {"token": "later"}, "after_seconds": 600}
+
+    def queue_one() -> None:
+        made = create_thread(servers.auth, "svc-chain", {}, ana)
+        httpx.post(
+            f"{servers.auth.url}/threads/{made}/runs",
+            json=delayed,
+            headers={"X-Api-Key": ana},
+            timeout=10,
+        ).raise_for_status()
+
+    queue_one()
+    sign_in(page, servers.auth, servers.keys["vic"])
+    page.click("a[data-nav=ops]")
+    expect(page.locator("h1")).to_have_text("Operations")
+    summary = httpx.get(
+        servers.auth.url + "/ops/summary", headers={"X-Api-Key": ana}, timeout=10
+    ).json()
+    total = page.locator("#ops-total")
+    for figure in ("queued", "approvals_pending", "failed_last_hour"):
+        tile = total.locator(f"[data-figure={figure}] .figure")
+        expect(tile).to_have_text(str(summary["total"][figure]))
+    per = {w["workflow_id"]: w for w in summary["workflows"]}
+    assert per["svc-gated"]["approvals_pending"] >= 1
+    rows = page.locator("#ops-workflows")
+    gated = rows.locator("tr[data-workflow=svc-gated] [data-figure=approvals_pending]")
+    expect(gated).to_have_text(str(per["svc-gated"]["approvals_pending"]))
+    screenshot(page, servers, "operations")
+
+    page.uncheck("#ops-auto")
+    queue_one()
+    page.click("#ops-refresh")
+    queued = total.locator("[data-figure=queued] .figure")
+    expect(queued).to_have_text(str(summary["total"]["queued"] + 1))
+    chain = rows.locator("tr[data-workflow=svc-chain] [data-figure=queued]")
+    expect(chain).to_have_text(str(per["svc-chain"]["queued"] + 1))

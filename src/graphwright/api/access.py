@@ -110,6 +110,7 @@ def _rules() -> dict[tuple[str, str], Rule]:
         ("GET", "/approvals/{approval_id}"): Rule(READ, t, "read"),
         ("POST", "/approvals/{approval_id}/decide"): Rule("approver", t, "create_run"),
         ("GET", "/auth/whoami"): Rule(READ),
+        ("GET", "/ops/summary"): Rule(READ, t, "search"),
         ("GET", "/healthz"): Rule(PUBLIC),
         ("GET", "/readyz"): Rule(PUBLIC),
         ("GET", "/metrics"): Rule(METRICS),

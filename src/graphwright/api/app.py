@@ -65,10 +65,19 @@ def create_app(
     app.state.access = access
     install_problem_handlers(app)
     install_problem_docs(app)
-    from graphwright.api.routes import approvals, assistants, health, keys, runs, threads, workflows
+    from graphwright.api.routes import (
+        approvals,
+        assistants,
+        health,
+        keys,
+        ops,
+        runs,
+        threads,
+        workflows,
+    )
     from graphwright.api.routes import secrets as secret_routes
 
-    for module in (assistants, threads, runs, workflows, approvals, health):
+    for module in (assistants, threads, runs, workflows, approvals, ops, health):
         app.include_router(module.router)
     app.include_router(secret_routes.router)
     app.include_router(keys.router)

@@ -1,6 +1,6 @@
 """Python client for a graphwright server: sync (:class:`Client`) and async (:class:`AsyncClient`).
 
-It covers graphwright's own endpoints (workflows, approvals, health) and the
+It covers graphwright's own endpoints (workflows, approvals, ops summary, health) and the
 run, thread and stream calls a UI or script needs, with typed results, typed
 errors and streams that resume after a dropped connection::
 
@@ -35,6 +35,8 @@ from graphwright.client.models import (
     Approval,
     Health,
     Interrupt,
+    OpsFigures,
+    OpsSummary,
     ProblemDetail,
     ProgressEvent,
     PublishedWorkflow,
@@ -46,6 +48,7 @@ from graphwright.client.models import (
     Thread,
     ThreadState,
     ValidationResult,
+    WorkflowOps,
 )
 from graphwright.client.sync_client import Client, EventStream
 
@@ -64,6 +67,8 @@ __all__ = [
     "Interrupt",
     "InvalidRequestError",
     "NotFoundError",
+    "OpsFigures",
+    "OpsSummary",
     "ProblemDetail",
     "ProgressEvent",
     "PublishedWorkflow",
@@ -78,4 +83,5 @@ __all__ = [
     "Thread",
     "ThreadState",
     "ValidationResult",
+    "WorkflowOps",
 ]

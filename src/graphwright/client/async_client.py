@@ -13,6 +13,7 @@ from graphwright.client import calls
 from graphwright.client.async_resources import (
     AsyncApprovals,
     AsyncHealthChecks,
+    AsyncOperations,
     AsyncRuns,
     AsyncThreads,
     AsyncWorkflows,
@@ -77,6 +78,7 @@ class AsyncClient:
         self.workflows = AsyncWorkflows(self)
         self.approvals = AsyncApprovals(self)
         self.health = AsyncHealthChecks(self)
+        self.ops = AsyncOperations(self)
         self.runs = AsyncRuns(self)
         self.threads = AsyncThreads(self)
 

@@ -18,6 +18,7 @@ from graphwright.client.calls import (
 from graphwright.client.models import (
     Approval,
     Health,
+    OpsSummary,
     PublishedWorkflow,
     Readiness,
     Run,
@@ -27,7 +28,14 @@ from graphwright.client.models import (
     ValidationResult,
 )
 
-__all__ = ["AsyncApprovals", "AsyncHealthChecks", "AsyncRuns", "AsyncThreads", "AsyncWorkflows"]
+__all__ = [
+    "AsyncApprovals",
+    "AsyncHealthChecks",
+    "AsyncOperations",
+    "AsyncRuns",
+    "AsyncThreads",
+    "AsyncWorkflows",
+]
 
 T = TypeVar("T")
 
@@ -149,6 +157,17 @@ class AsyncHealthChecks(_Resource):
     async def readyz(self) -> Readiness:
         """Whether its dependencies are reachable (``ready=False`` with failed checks)."""
         return await self._client.send(calls.readyz())
+
+
+class AsyncOperations(_Resource):
+    """``/ops``: operations at a glance."""
+
+    async def summary(self) -> OpsSummary:
+        """Queue depth, running runs, failures in the last hour and pending approvals.
+
+        For the caller's tenant (and metadata scope), in total and per workflow.
+        """
+        return await self._client.send(calls.ops_summary())
 
 
 class AsyncRuns(_Resource):

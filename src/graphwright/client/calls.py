@@ -19,6 +19,7 @@ from graphwright.client.errors import problem_body
 from graphwright.client.models import (
     Approval,
     Health,
+    OpsSummary,
     PublishedWorkflow,
     Readiness,
     Run,
@@ -274,6 +275,11 @@ def decide_approval(
 def healthz() -> Call[Health]:
     """``GET /healthz``."""
     return Call("GET", "/healthz", _model(Health), idempotent=True)
+
+
+def ops_summary() -> Call[OpsSummary]:
+    """``GET /ops/summary``."""
+    return Call("GET", "/ops/summary", _model(OpsSummary), idempotent=True)
 
 
 def _readiness(response: httpx.Response) -> Readiness:

@@ -15,6 +15,8 @@ __all__ = [
     "Approval",
     "Health",
     "Interrupt",
+    "OpsFigures",
+    "OpsSummary",
     "ProblemDetail",
     "ProgressEvent",
     "PublishedWorkflow",
@@ -26,6 +28,7 @@ __all__ = [
     "Thread",
     "ThreadState",
     "ValidationResult",
+    "WorkflowOps",
 ]
 
 TERMINAL_RUN_STATUSES = frozenset({"success", "error", "timeout", "interrupted"})
@@ -104,6 +107,35 @@ class Readiness(_Model):
     checks: dict[str, Any] = Field(default_factory=dict)
     failed: list[str] = Field(default_factory=list)
     detail: str | None = None
+
+
+class OpsFigures(_Model):
+    """Counts of one workflow, or of all of a tenant's workflows."""
+
+    queued: int = 0
+    running: int = 0
+    failed_last_hour: int = 0
+    approvals_pending: int = 0
+
+
+class WorkflowOps(OpsFigures):
+    """One workflow's figures in an :class:`OpsSummary`."""
+
+    workflow_id: str
+
+
+class OpsSummary(_Model):
+    """``GET /ops/summary``: the caller's tenant in total and per workflow.
+
+    The figures ``/metrics`` exports: queue depth (``queued``), running runs,
+    runs failed (``error``/``timeout``) within ``failed_window_seconds``, and
+    pending approvals. Workflows with nothing to count are absent.
+    """
+
+    tenant: str
+    failed_window_seconds: float
+    total: OpsFigures
+    workflows: list[WorkflowOps] = Field(default_factory=list)
 
 
 class Run(_Model):

@@ -19,6 +19,7 @@ from graphwright.client.streams import StreamSession
 from graphwright.client.sync_resources import (
     Approvals,
     HealthChecks,
+    Operations,
     Runs,
     Threads,
     Workflows,
@@ -77,6 +78,7 @@ class Client:
         self.workflows = Workflows(self)
         self.approvals = Approvals(self)
         self.health = HealthChecks(self)
+        self.ops = Operations(self)
         self.runs = Runs(self)
         self.threads = Threads(self)
 

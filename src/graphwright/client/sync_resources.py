@@ -18,6 +18,7 @@ from graphwright.client.calls import (
 from graphwright.client.models import (
     Approval,
     Health,
+    OpsSummary,
     PublishedWorkflow,
     Readiness,
     Run,
@@ -27,7 +28,7 @@ from graphwright.client.models import (
     ValidationResult,
 )
 
-__all__ = ["Approvals", "HealthChecks", "Runs", "Threads", "Workflows"]
+__all__ = ["Approvals", "HealthChecks", "Operations", "Runs", "Threads", "Workflows"]
 
 T = TypeVar("T")
 
@@ -149,6 +150,17 @@ class HealthChecks(_Resource):
     def readyz(self) -> Readiness:
         """Whether its dependencies are reachable (``ready=False`` with failed checks)."""
         return self._client.send(calls.readyz())
+
+
+class Operations(_Resource):
+    """``/ops``: operations at a glance."""
+
+    def summary(self) -> OpsSummary:
+        """Queue depth, running runs, failures in the last hour and pending approvals.
+
+        For the caller's tenant (and metadata scope), in total and per workflow.
+        """
+        return self._client.send(calls.ops_summary())
 
 
 class Runs(_Resource):

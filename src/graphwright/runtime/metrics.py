@@ -1,12 +1,13 @@
 """What an operator watches: readiness checks and Prometheus metrics of one process.
 
-Counts that every process sees alike (runs by status, queue depth, pending
-approvals) are read from PostgreSQL at scrape time. Durations are observed by
-the process that executes runs (its worker hook), and live counts (SSE streams,
-active runs) are this process's own. Every metric that counts or times tenants'
-runs carries a ``tenant`` label, so no tenant's figures are mixed with another's;
-the process-level gauges do not. Each :class:`ServiceMetrics` has its own
-registry: nothing is registered in ``prometheus_client``'s global one.
+Counts that every process sees alike (runs by status, queue depth, runs
+failed in the last hour, pending approvals) are read from PostgreSQL at scrape
+time. Durations are observed by the process that executes runs (its worker
+hook), and live counts (SSE streams, active runs) are this process's own. Every
+metric that counts or times tenants' runs carries a ``tenant`` label, so no
+tenant's figures are mixed with another's; the process-level gauges do not.
+Each :class:`ServiceMetrics` has its own registry: nothing is registered in
+``prometheus_client``'s global one.
 """
 
 from __future__ import annotations
@@ -61,6 +62,12 @@ class ServiceMetrics:
         self.queue_depth = Gauge(
             "graphwright_queue_depth",
             "Runs waiting for a worker (status pending), by tenant.",
+            ["tenant"],
+            registry=self.registry,
+        )
+        self.failed_recently = Gauge(
+            "graphwright_runs_failed_last_hour",
+            "Runs that ended error or timeout in the last hour, by tenant.",
             ["tenant"],
             registry=self.registry,
         )
@@ -155,22 +162,31 @@ class ServiceMetrics:
         """Refresh the database-wide gauges and return the text exposition format.
 
         Each tenant with a run or a pending approval gets every run status, its
-        queue depth and its pending approvals, 0 where it has none; a tenant with
-        neither (its runs deleted) has no series left.
+        queue depth, its runs failed in the last hour and its pending approvals,
+        0 where it has none; a tenant with neither (its runs deleted) has no
+        series left.
         """
         counts = await self._runs.count_by_status()
         pending = await self._approvals.count_pending()
+        failed = await self._runs.count_failed_since()
         # From here to the exposition nothing awaits, so a concurrent scrape never
         # sees the gauges cleared and half set.
-        for gauge in (self.runs_by_status, self.queue_depth, self.approvals_pending):
+        gauges = (
+            self.runs_by_status,
+            self.queue_depth,
+            self.approvals_pending,
+            self.failed_recently,
+        )
+        for gauge in gauges:
             gauge.clear()
-        for tenant in sorted({t for t, _ in counts} | pending.keys()):
+        for tenant in sorted({t for t, _ in counts} | pending.keys() | failed.keys()):
             for status in RUN_STATUSES:
                 self.runs_by_status.labels(tenant=tenant, status=status).set(
                     counts.get((tenant, status), 0)
                 )
             self.queue_depth.labels(tenant=tenant).set(counts.get((tenant, "pending"), 0))
             self.approvals_pending.labels(tenant=tenant).set(pending.get(tenant, 0))
+            self.failed_recently.labels(tenant=tenant).set(failed.get(tenant, 0))
         return generate_latest(self.registry)
 
 

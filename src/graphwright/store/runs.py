@@ -26,6 +26,8 @@ from graphwright.store.run_payload import RunPayload
 __all__ = [
     "ACTIVE",
     "CANCEL_CHANNEL",
+    "FAILED",
+    "FAILED_WINDOW_SECONDS",
     "WAKE_CHANNEL",
     "NewRun",
     "RunRecord",
@@ -36,6 +38,10 @@ __all__ = [
 
 RunStatus = Literal["pending", "running", "success", "error", "timeout", "interrupted"]
 ACTIVE: tuple[RunStatus, ...] = ("pending", "running")
+FAILED: tuple[RunStatus, ...] = ("error", "timeout")
+"""Statuses of runs that failed (counted as failures by metrics and the ops summary)."""
+FAILED_WINDOW_SECONDS = 3600.0
+"""How far back a failure counts as recent (by the database's clock)."""
 WAKE_CHANNEL = "gw_run_wakeup"
 CANCEL_CHANNEL = "gw_run_cancel"
 
@@ -423,6 +429,22 @@ class RunStore:
                 "select tenant_id, status, count(*) as n from gw_runs group by tenant_id, status"
             )
             return {(r["tenant_id"], r["status"]): int(r["n"]) for r in await cur.fetchall()}
+
+    async def count_failed_since(
+        self, window_seconds: float = FAILED_WINDOW_SECONDS
+    ) -> dict[str, int]:
+        """Runs that ended failed (:data:`FAILED`) within the window, by tenant (for metrics).
+
+        Tenants with none are absent.
+        """
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "select tenant_id, count(*) as n from gw_runs where status = any(%s)"
+                " and updated_at >= now() - make_interval(secs => %s::float8)"
+                " group by tenant_id",
+                (list(FAILED), window_seconds),
+            )
+            return {r["tenant_id"]: int(r["n"]) for r in await cur.fetchall()}
 
     async def statuses(self, tenant: str, run_ids: Sequence[str]) -> dict[str, str]:
         """Statuses of several runs (missing ids are absent)."""

@@ -5,6 +5,7 @@ import { h, errorBox } from "./dom.js";
 import { workflowsPage, workflowPage } from "./workflows.js";
 import { threadsPage, threadPage } from "./threads.js";
 import { inboxPage, approvalPage } from "./approvals.js";
+import { opsPage } from "./ops.js";
 
 const main = document.getElementById("main");
 let me = null;
@@ -62,6 +63,7 @@ async function route() {
     else if (parts[0] === "threads") await threadsPage(main, params);
     else if (parts[0] === "approvals" && parts[1]) await approvalPage(main, parts[1], me);
     else if (parts[0] === "approvals") await inboxPage(main, params, me);
+    else if (parts[0] === "ops") await opsPage(main, signal);
     else await workflowsPage(main);
     document.title = `${main.querySelector("h1")?.textContent || "console"} · graphwright`;
   } catch (error) {

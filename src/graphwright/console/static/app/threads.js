@@ -1,8 +1,10 @@
 // Threads: a paged, filterable list, and a thread page that follows its runs live
-// over SSE (graph with node states, event log), with runs, state tree and history.
+// over SSE (graph with node states, event log), with runs, state tree and history
+// (history.js: state at a checkpoint, what changed, fork).
 import { api, follow, query } from "./api.js";
 import { h, badge, when, tree, errorBox } from "./dom.js";
 import { renderGraph } from "./graph.js";
+import { historyPage } from "./history.js";
 
 const PAGE = 20;
 const STATUSES = ["", "idle", "busy", "interrupted", "error"];
@@ -119,13 +121,13 @@ export async function threadPage(main, threadId, signal) {
       stateBox.replaceChildren(tree(s.values ?? {}));
     } catch (error) { stateBox.replaceChildren(errorBox(error)); }
   };
+  const workflowId = thread.metadata?.graph_id || runs[runs.length - 1]?.assistant_id || runs[0]?.assistant_id;
   showRuns(runs);
   refresh();
-  historyPage(historyBox, tid, null, []);
+  historyPage(historyBox, tid, workflowId);
 
   let graph = null;
   const pending = [];
-  const workflowId = thread.metadata?.graph_id || runs[runs.length - 1]?.assistant_id || runs[0]?.assistant_id;
   const loadGraph = async (id, version) => {
     const g = await api(`/workflows/${encodeURIComponent(id)}/graph${query({ format: "json", version })}`);
     graph = renderGraph(graphBox, g, { title: `Live graph of ${id}` });
@@ -161,6 +163,7 @@ export async function threadPage(main, threadId, signal) {
     try { p = JSON.parse(event.data); } catch { return; }
     if (event.type === "run_done") {
       refresh();
+      historyPage(historyBox, tid, workflowId);
       return;
     }
     if (event.type !== "progress") return;
@@ -191,23 +194,4 @@ export async function threadPage(main, threadId, signal) {
       conn.className = `conn ${s}`;
     },
   });
-}
-
-async function historyPage(box, tid, before, stack) {
-  try {
-    const items = await api(`/threads/${tid}/history`, { method: "POST", body: { limit: 6, before: before ? { configurable: { checkpoint_id: before } } : undefined } });
-    const shown = items.slice(0, 5);
-    const list = h("ol", { class: "tree" }, shown.map((cp, i) => {
-      const prev = items[i + 1]?.values || {};
-      const changed = Object.keys(cp.values || {}).filter((k) => JSON.stringify(cp.values[k]) !== JSON.stringify(prev[k]));
-      return h("li", {}, h("details", {},
-        h("summary", {}, `step ${cp.metadata?.step ?? "?"} · ${when(cp.created_at)} · next: ${(cp.next || []).join(", ") || "—"}${changed.length ? ` · changed: ${changed.join(", ")}` : ""}`),
-        tree(cp.values || {})));
-    }));
-    const last = shown[shown.length - 1]?.checkpoint?.checkpoint_id;
-    box.replaceChildren(shown.length ? list : h("p", { class: "muted" }, "No checkpoint yet."),
-      h("nav", { class: "pager", "aria-label": "History pages" },
-        h("button", { type: "button", class: "secondary", disabled: !stack.length, onclick: () => historyPage(box, tid, stack[stack.length - 1], stack.slice(0, -1)) }, "← Newer"),
-        h("button", { type: "button", class: "secondary", disabled: items.length <= 5, onclick: () => historyPage(box, tid, last, [...stack, before]) }, "Older →")));
-  } catch (error) { box.replaceChildren(errorBox(error)); }
 }
