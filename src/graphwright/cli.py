@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import shutil
 import stat
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
@@ -27,7 +30,7 @@ if TYPE_CHECKING:
     from graphwright.runtime.results import RunEvent, RunResult
     from graphwright.settings import Settings
 
-__all__ = ["app", "main"]
+__all__ = ["app", "command_prefix", "main"]
 
 app = typer.Typer(
     name="graphwright",
@@ -49,6 +52,8 @@ RegistryOpt = Annotated[
 ThreadOpt = Annotated[str, typer.Option("--thread", "-t", help="Thread id.")]
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 DEMO_INPUT = EXAMPLES_DIR / "inputs" / "asset-discovery.json"
+_THREAD_STATUS = {"completed": "idle", "running": "busy", "failed": "error"}
+"""The engine's thread statuses in the API's (and ``watch``'s): idle, busy, interrupted, error."""
 MAX_FILE_BYTES = 10 * 2**20
 """Largest document or ``@file`` the CLI reads; workflow documents are far smaller."""
 
@@ -59,6 +64,43 @@ def main() -> None:
 
 
 # -- helpers -----------------------------------------------------------------------
+
+
+def command_prefix(
+    *,
+    argv0: str | None = None,
+    env: Mapping[str, str] | None = None,
+    which: Callable[[str], str | None] = shutil.which,
+    cwd: Path | None = None,
+) -> str:
+    """How to run ``graphwright`` again from the user's shell, for the hints the CLI prints.
+
+    Under ``uv run`` (which sets ``UV``) the virtual environment is on PATH only
+    for this process: the hint is ``uv run --no-sync graphwright`` (``--no-sync``
+    reuses the environment as it is, so no dependency group is installed), or
+    ``python3 scripts/uv.py run --no-sync graphwright`` when there is no ``uv`` on
+    PATH. Otherwise ``graphwright`` when it is on PATH, else the script's path.
+    Arguments default to this process's ``sys.argv[0]``, environment and directory.
+    """
+    env = os.environ if env is None else env
+    cwd = Path.cwd() if cwd is None else cwd
+    uv = env.get("UV")
+    if uv:
+        if which("uv") is not None:
+            return "uv run --no-sync graphwright"
+        if (cwd / "scripts" / "uv.py").is_file():
+            return "python3 scripts/uv.py run --no-sync graphwright"
+        return f"{shlex.quote(uv)} run --no-sync graphwright"
+    if which("graphwright") is not None:
+        return "graphwright"
+    script = Path(sys.argv[0] if argv0 is None else argv0)
+    if script.name != "graphwright" or not script.is_file():
+        return "graphwright"
+    try:
+        shown = f"./{script.resolve().relative_to(cwd.resolve())}"
+    except ValueError:
+        shown = str(script.resolve())
+    return shlex.quote(shown)
 
 
 def _settings() -> Settings:
@@ -170,24 +212,52 @@ def validate(
     registry: RegistryOpt = None,
 ) -> None:
     """Validate documents: exit 0, or one line per problem (FILE:/pointer: [code] message)."""
-    from graphwright.graphs.validate import check_workflow
-
     reg = _registry(_settings(), registry)
     specs = _sibling_specs(files)
-
-    def resolve(workflow_id: str, version: int | None) -> WorkflowSpec | None:
-        return specs.get(workflow_id)
-
     bad = 0
     for path in files:
-        problems: list[Problem]
-        _, problems = check_workflow(_read_document(path), registry=reg, resolve=resolve)
+        problems = _document_problems(path, reg, specs)
         for problem in problems:
             typer.echo(problem.render(str(path)))
         bad += bool(problems)
     if bad:
         raise typer.Exit(1)
     err.print(f"{len(files)} document(s) valid", markup=False)
+
+
+def _document_problems(
+    path: Path, reg: Registry, specs: dict[str, WorkflowSpec], *, published_elsewhere: bool = False
+) -> list[Problem]:
+    """Every problem of a document, as ``validate`` reports it (subworkflows: its siblings).
+
+    With ``published_elsewhere`` a subworkflow that is not a sibling is left for
+    the engine to find among the published workflows.
+    """
+    from graphwright.graphs.validate import check_workflow
+
+    def resolve(workflow_id: str, version: int | None) -> WorkflowSpec | None:
+        return specs.get(workflow_id)
+
+    _, problems = check_workflow(_read_document(path), registry=reg, resolve=resolve)
+    if published_elsewhere:
+        problems = [p for p in problems if p.code != "subworkflow.unknown"]
+    return problems
+
+
+def _require_valid(paths: list[Path], reg: Registry) -> None:
+    """Check documents before any database work; exit 1 with ``validate``'s lines if bad."""
+    specs = _sibling_specs(paths)
+    bad = 0
+    for path in paths:
+        problems = _document_problems(path, reg, specs, published_elsewhere=True)
+        if problems:
+            count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+            err.print(f"error: [workflow.invalid] {path} has {count}", markup=False)
+        for problem in problems:
+            err.print(problem.render(str(path)), markup=False)
+        bad += bool(problems)
+    if bad:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -264,6 +334,7 @@ def publish(
 
     settings = _settings()
     reg = _registry(settings, registry)
+    _require_valid(files, reg)
 
     async def go() -> None:
         async with Engine(settings, registry=reg) as engine:
@@ -311,12 +382,20 @@ def _show_event(event: RunEvent) -> None:
 
 
 def _show_result(result: RunResult) -> int:
+    """Print a run's outcome in the run statuses of the API and ``watch``; the exit code.
+
+    The engine's ``completed``/``failed`` are shown as ``success``/``error``, so the
+    CLI, ``watch``, the SDK and the HTTP API name an outcome the same way.
+    """
+    from graphwright.watch import run_status
+
+    status = run_status(result.status)
     if result.status == "completed":
-        err.print(f"[green]completed[/green] thread {result.thread_id}")
+        err.print(f"[green]{status}[/green] thread {result.thread_id}")
         _print_json(result.output)
         return 0
     if result.status == "interrupted":
-        err.print(f"[yellow]waiting for approval[/yellow] on thread {result.thread_id}")
+        err.print(f"[yellow]{status}[/yellow]: waiting for approval on thread {result.thread_id}")
         for approval in result.approvals:
             err.print(f"  approval {approval.id} at node '{approval.node}'", markup=False)
             err.print(f"  prompt: {approval.prompt}", markup=False)
@@ -325,7 +404,7 @@ def _show_result(result: RunResult) -> int:
                 err.print(f"  editable: {', '.join(approval.editable)}", markup=False)
         first = result.approvals[0].decisions[0] if result.approvals else "approve"
         err.print(
-            f"  answer: graphwright resume --thread {result.thread_id} "
+            f"  answer: {command_prefix()} resume --thread {result.thread_id} "
             f'--decision \'{{"decision": "{first}"}}\'',
             markup=False,
         )
@@ -335,8 +414,11 @@ def _show_result(result: RunResult) -> int:
         return 0
     error = result.error or {}
     detail = escape(f"[{error.get('code')}] {error.get('message')}")
-    err.print(f"[red]failed[/red] {detail}")
-    err.print(f"  retry after a fix: graphwright resume --thread {result.thread_id}", markup=False)
+    err.print(f"[red]{status}[/red] {detail}")
+    err.print(
+        f"  retry after a fix: {command_prefix()} resume --thread {result.thread_id}",
+        markup=False,
+    )
     return 1
 
 
@@ -364,10 +446,12 @@ def run(
     settings = _settings()
     reg = _registry(settings, registry)
     data = _load_json(input, "--input")
+    path = Path(workflow)
+    if path.suffix == ".json":
+        _require_valid([path], reg)
 
     async def go() -> int:
         async with Engine(settings, registry=reg) as engine:
-            path = Path(workflow)
             workflow_id = await _publish_file(engine, path) if path.suffix == ".json" else workflow
             return _show_result(await _follow(engine.stream(workflow_id, data, thread_id=thread)))
 
@@ -406,7 +490,9 @@ def state(thread: ThreadOpt, registry: RegistryOpt = None) -> None:
 
     async def go() -> None:
         async with Engine(settings, registry=reg) as engine:
-            _print_json((await engine.get_state(thread)).to_dict())
+            snapshot = (await engine.get_state(thread)).to_dict()
+            snapshot["status"] = _THREAD_STATUS.get(snapshot["status"], snapshot["status"])
+            _print_json(snapshot)
 
     _arun(go)
 
@@ -453,8 +539,9 @@ def demo(
             err.print(f"\n[bold]demo:[/bold] answering the approval with '{decision}'")
             result = await _follow(engine.stream_resume(result.thread_id, {"decision": decision}))
             code = _show_result(result)
-            err.print(f"\nstate:   graphwright state --thread {result.thread_id}", markup=False)
-            err.print(f"history: graphwright history --thread {result.thread_id}", markup=False)
+            hint = command_prefix()
+            err.print(f"\nstate:   {hint} state --thread {result.thread_id}", markup=False)
+            err.print(f"history: {hint} history --thread {result.thread_id}", markup=False)
             return code
 
     raise typer.Exit(_arun(go))
@@ -566,7 +653,9 @@ def watch(
     once: Annotated[
         bool,
         typer.Option(
-            "--once", help="One line per event instead of the live view (implied without a TTY)."
+            "--once",
+            help="One line per event, and exit once the thread is idle, interrupted or failed "
+            "(lines without --once are implied without a TTY).",
         ),
     ] = False,
 ) -> None:

@@ -29,7 +29,7 @@ from graphwright.client import (
     StreamEvent,
 )
 
-__all__ = ["WatchState", "format_line", "watch"]
+__all__ = ["WatchState", "format_line", "run_status", "watch"]
 
 _STYLES = {
     "running": "cyan",
@@ -37,9 +37,14 @@ _STYLES = {
     "failed": "red",
     "retrying": "yellow",
     "waiting": "yellow",
+    "decided": "green",
 }
 _EXIT = {"success": 0, "interrupted": 0, "error": 1, "timeout": 1}
 _MODES = ("progress",)  # progress is logged for every run, whatever modes it was started with
+_RUN_STATUS = {"completed": "success", "failed": "error"}
+"""The engine's run outcomes (``run.finished`` events) in the API's run vocabulary."""
+_PROBE_SECONDS = 3.0
+"""How long the first request may take before ``watch`` says the server is unreachable."""
 
 
 @dataclass
@@ -60,6 +65,7 @@ class NodeRow:
     map_total: int | None = None
     fraction: float | None = None
     message: str | None = None
+    decision: str | None = None
 
 
 @dataclass
@@ -123,7 +129,8 @@ class WatchState:
         if p.type == "run.started":
             self.runs[p.run_id] = RunRow(p.run_id, f"{p.workflow_id} v{p.workflow_version}")
         elif p.type == "run.finished":
-            self.runs.setdefault(p.run_id, RunRow(p.run_id)).status = str(data.get("status"))
+            status = run_status(data.get("status"))
+            self.runs.setdefault(p.run_id, RunRow(p.run_id)).status = status
         elif row is None:
             return
         elif p.type == "node.started":
@@ -157,10 +164,15 @@ class WatchState:
                 list(data.get("editable") or []),
             )
         elif p.type == "approval.decided":
-            # Decided in the run that resumed the gate: the gate's node names the approval.
+            # Decided in the run that resumed the gate: the gate's node names the approval,
+            # and the row of the run that stopped there no longer waits.
+            decision = _decision(data.get("decision"))
             for approval in self.approvals.values():
                 if approval.label == label and approval.status == "pending":
-                    approval.status, approval.decision = "decided", _decision(data.get("decision"))
+                    approval.status, approval.decision = "decided", decision
+            for waiting in self.nodes.values():
+                if waiting.label == label and waiting.status == "waiting":
+                    waiting.status, waiting.decision = "decided", decision
 
     @staticmethod
     def _item_ended(row: NodeRow, p: ProgressEvent) -> None:
@@ -233,6 +245,12 @@ class WatchState:
         return parts
 
 
+def run_status(value: Any) -> str:
+    """A run outcome in the API's words: ``completed`` -> ``success``, ``failed`` -> ``error``."""
+    text = str(value)
+    return _RUN_STATUS.get(text, text)
+
+
 def _label(p: ProgressEvent) -> str:
     node = p.node or ""
     path = p.data.get("subworkflow_path")
@@ -273,6 +291,8 @@ def _details(row: NodeRow) -> RenderableType:
             ProgressBar(total=1.0, completed=float(row.fraction), width=16),
             Text(f" {row.message or ''}"),
         ]
+    if row.decision is not None:
+        parts.append(Text(f"decision: {row.decision}", style="dim"))
     if row.error:
         parts.append(Text(f" {row.error}", style="red"))
     elif row.changed:
@@ -325,7 +345,7 @@ def format_line(event: StreamEvent) -> str:
     elif p.type == "approval.decided":
         detail = f"{label} decision={_decision(data.get('decision'))} by={data.get('by')}"
     elif p.type == "run.finished":
-        detail = f"status={data.get('status')}"
+        detail = f"status={run_status(data.get('status'))}"
     else:
         detail = f"{label} {_compact(data)}".strip()
     return f"{prefix} {p.type} {detail}".rstrip()
@@ -349,17 +369,42 @@ def watch(
     bearer_token: str | None = None,
     out: TextIO | None = None,
 ) -> int:
-    """Follow a run (until it ends) or a thread (until Ctrl-C); return the exit code.
+    """Follow a run (until it ends) or a thread; return the exit code.
 
-    Exit codes: 0 when the run succeeded or waits for approval (and after Ctrl-C
-    on a thread), 1 when it failed, 2 when the server could not be followed,
-    130 after Ctrl-C on a run. Without a terminal, ``once`` is implied.
+    A thread is followed until Ctrl-C, or with ``once`` until no run of it is
+    pending or running (idle, interrupted or failed). ``once`` also prints one
+    line per event instead of the live view, which is implied without a terminal.
+    The server is asked about the thread first, with a short timeout and no
+    retry, so an unreachable server fails within seconds.
+
+    Exit codes: 0 when the (last) run succeeded or waits for approval (and after
+    Ctrl-C on a thread), 1 when it failed, 2 when the server could not be
+    reached or refused, 130 after Ctrl-C on a run.
     """
     out = out or sys.stdout
-    once = once or not out.isatty()
+    lines = once or not out.isatty()
     console = Console(file=out, highlight=False)
     errors = Console(stderr=True, highlight=False)
     state = WatchState()
+    try:
+        with Client(
+            url, api_key=api_key, bearer_token=bearer_token, timeout=_PROBE_SECONDS, retries=0
+        ) as probe:
+            probe.threads.get(thread_id)
+            latest = probe.runs.list(thread_id, limit=1) if once and run_id is None else None
+    except GraphwrightAPIError as exc:
+        errors.print(f"error: [{exc.code}] {exc.detail}", markup=False)
+        return 2
+    except GraphwrightClientError as exc:
+        errors.print(
+            f"error: cannot reach the graphwright server at {url} ({exc}); "
+            "is it running? Pass --url or set GW_URL",
+            markup=False,
+        )
+        return 2
+    if latest == []:
+        print(f"thread {thread_id} has no runs", file=out, flush=True)
+        return 0
     with Client(url, api_key=api_key, bearer_token=bearer_token) as client:
         try:
             if run_id is None:
@@ -367,10 +412,17 @@ def watch(
             else:
                 stream = client.follow_run(thread_id, run_id, stream_mode=_MODES)
             with stream:
-                if once:
+                if lines:
                     for event in stream:
                         state.apply(event)
                         print(format_line(event), file=out, flush=True)
+                        settled = once and run_id is None and event.event == "run_done"
+                        # A run ended: stop unless another one is pending or running.
+                        status = client.threads.get(thread_id).status if settled else "busy"
+                        if status != "busy":
+                            line, code = _thread_final(state, thread_id, status)
+                            print(line, file=out, flush=True)
+                            return code
                     if run_id is None:
                         return 0
                     line, code = _final(client, state, thread_id, run_id)
@@ -394,6 +446,19 @@ def watch(
         except GraphwrightClientError as exc:
             errors.print(f"error: {exc}", markup=False)
             return 2
+
+
+def _thread_final(state: WatchState, thread_id: str, status: str) -> tuple[str, int]:
+    """The final line of a followed thread that settled in ``status``, and its exit code.
+
+    The exit code is that of the thread's last run.
+    """
+    last = list(state.runs.values())[-1].status if state.runs else "success"
+    pending = [a.approval_id for a in state.approvals.values() if a.status == "pending"]
+    line = f"thread {thread_id} {status}"
+    if status == "interrupted" and pending:
+        line += f": waiting for approval {', '.join(pending)}"
+    return line, _EXIT.get(last, 1)
 
 
 def _final(client: Client, state: WatchState, thread_id: str, run_id: str) -> tuple[str, int]:

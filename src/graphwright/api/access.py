@@ -111,6 +111,7 @@ def _rules() -> dict[tuple[str, str], Rule]:
         ("POST", "/approvals/{approval_id}/decide"): Rule("approver", t, "create_run"),
         ("GET", "/auth/whoami"): Rule(READ),
         ("GET", "/ops/summary"): Rule(READ, t, "search"),
+        ("GET", "/info"): Rule(PUBLIC),  # public in LangGraph Server: clients ask before auth
         ("GET", "/healthz"): Rule(PUBLIC),
         ("GET", "/readyz"): Rule(PUBLIC),
         ("GET", "/metrics"): Rule(METRICS),

@@ -98,11 +98,65 @@ def check_workflow(
     else:
         structured, problems = parse_workflow(data)
         if structured is None:
-            return None, problems
+            return None, problems + _beyond_broken_nodes(
+                data, problems, registry=registry, resolve=resolve
+            )
         spec = structured
     checker = _Checker(spec, registry=registry, resolve=resolve)
     checker.run()
     return (spec if not checker.problems else None), checker.problems
+
+
+_STAND_IN = {"kind": "function", "ref": "stand_in"}
+"""Takes the place of a node whose shape is wrong, so the rest of the document is checked."""
+
+
+def _beyond_broken_nodes(
+    data: Any,
+    problems: list[Problem],
+    *,
+    registry: Registry | None,
+    resolve: WorkflowResolver | None,
+) -> list[Problem]:
+    """The semantic problems of a document whose only shape problems are inside nodes.
+
+    Each broken node is replaced by a stand-in and the document checked again, so
+    an unknown node kind does not hide a CEL typo or an edge to a misspelled node.
+    Problems at or under a replaced node are dropped (the shape problem names it).
+    Empty when other parts of the document are malformed.
+    """
+    parsed, _ = _parse(data)
+    nodes = parsed.get("nodes") if isinstance(parsed, Mapping) else None
+    if not isinstance(nodes, Mapping) or not problems:
+        return []
+    bases = {pointer("nodes", str(name)): name for name in nodes}
+    broken: set[str] = set()
+    for problem in problems:
+        name = next(
+            (
+                n
+                for b, n in bases.items()
+                if problem.pointer == b or problem.pointer.startswith(b + "/")
+            ),
+            None,
+        )
+        if name is None:
+            return []  # a problem outside the nodes: the document's shape is too unsure
+        broken.add(name)
+    salvaged = dict(parsed)
+    salvaged["nodes"] = {n: (_STAND_IN if n in broken else node) for n, node in nodes.items()}
+    try:
+        spec = WorkflowSpec.model_validate(salvaged)
+    except (ValidationError, RecursionError):
+        return []
+    checker = _Checker(spec, registry=registry, resolve=resolve)
+    checker.run()
+    hidden = [pointer("nodes", name) for name in broken]
+    return [
+        p
+        for p in checker.problems
+        if not any(p.pointer == b or p.pointer.startswith(b + "/") for b in hidden)
+    ]
 
 
 def parse_workflow(data: Any) -> tuple[WorkflowSpec | None, list[Problem]]:

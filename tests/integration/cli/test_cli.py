@@ -64,6 +64,44 @@ def test_validate_reports_one_line_per_problem(cli: CliRunner, tmp_path: Path) -
     )
 
 
+def _three_mistakes(folder: Path) -> Path:
+    """asset-discovery with an unknown node kind, a CEL typo and an edge to a misspelled node."""
+    doc = json.loads((EXAMPLES / "asset-discovery.json").read_text())
+    doc["nodes"]["publish"]["kind"] = "functon"
+    doc["nodes"]["classify"]["over"] = "state.assets +"
+    doc["edges"][3]["to"] = "reveiw"
+    path = folder / "three.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_validate_reports_every_problem_at_once(cli: CliRunner, tmp_path: Path) -> None:
+    """An unknown kind does not hide a CEL typo or an edge to a misspelled node."""
+    path = _three_mistakes(tmp_path)
+    result = cli.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 1
+    codes = {line.split(": [", 1)[1].split("]", 1)[0] for line in result.stdout.splitlines()}
+    assert {"node.unknown_kind", "expr.syntax", "edge.unknown_node"} <= codes
+    assert f"{path}:/edges/3/to: [edge.unknown_node]" in result.stdout
+
+
+def test_run_and_validate_report_the_same_problems(cli: CliRunner, tmp_path: Path) -> None:
+    """`run FILE` refuses a bad document with exactly validate's lines, registry problems too."""
+    path = _three_mistakes(tmp_path)
+    doc = json.loads(path.read_text())
+    doc["nodes"]["import_assets"]["ref"] = "discovery.normalize"
+    path.write_text(json.dumps(doc))
+    args = ["--registry", "graphwright.examples"]
+    checked = cli.invoke(app, ["validate", str(path), *args])
+    ran = cli.invoke(app, ["run", str(path), *args])
+    assert (checked.exit_code, ran.exit_code) == (1, 1)
+    lines = checked.stdout.splitlines()
+    assert any("[registry.unknown_name]" in line for line in lines)
+    header, *reported = ran.stderr.splitlines()
+    assert header == f"error: [workflow.invalid] {path} has {len(lines)} problems"
+    assert reported == lines
+
+
 def test_validate_reports_invalid_json(cli: CliRunner, tmp_path: Path) -> None:
     """Text that is not JSON is one problem with code dsl.invalid_json, exit 1."""
     path = tmp_path / "broken.json"
@@ -105,7 +143,7 @@ def test_run_resume_state_history(cli: CliRunner) -> None:
     [approval] = pending["approvals"]
     assert approval["node"] == "review"
     assert approval["decisions"] == ["approve", "reject", "edit"]
-    assert "waiting for approval" in result.stderr
+    assert "interrupted: waiting for approval" in result.stderr
     assert "▶ classify" in result.stderr
 
     bad = cli.invoke(app, ["resume", "--thread", thread_id, "--decision", '{"decision": "maybe"}'])
@@ -134,6 +172,11 @@ def test_run_resume_state_history(cli: CliRunner) -> None:
     assert isinstance(output, dict)
     assert output["report"] == "Edited plan"
     assert output["published"]["edited"] is True
+    assert "success thread" in done.stderr
+    assert "completed" not in done.stderr
+
+    finished = cli.invoke(app, ["state", "--thread", thread_id])
+    assert _json_tail(finished.stdout)["status"] == "idle"  # type: ignore[index]
 
     history = cli.invoke(app, ["history", "--thread", thread_id, "--limit", "3"])
     assert history.exit_code == 0

@@ -105,11 +105,13 @@ async def pending_approval(keyed: Keyed, tenant: str, thread_id: str) -> dict[st
 
 
 async def test_no_key_is_401_with_a_problem(keyed: Keyed) -> None:
-    """Without credentials: 401 auth.required (problem+json, WWW-Authenticate); healthz is open."""
+    """Without credentials: 401 auth.required (problem+json, WWW-Authenticate); health is open."""
     async with keyed.http("acme", None) as http:
         answer = await http.get("/threads/anything")
         health = await http.get("/healthz")
         ready = await http.get("/readyz")
+        info = await http.get("/info")
+    assert info.status_code == 200  # as in LangGraph Server: clients ask before signing in
     assert answer.status_code == 401
     assert answer.headers["content-type"].startswith("application/problem+json")
     assert answer.json()["code"] == "auth.required"

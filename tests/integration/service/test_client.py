@@ -385,18 +385,18 @@ async def test_follow_thread_survives_cuts_across_the_resumed_run(
 # -- graphwright watch ----------------------------------------------------------------------
 
 
-def watch_lines(server: Server, thread_id: str, run_id: str) -> tuple[int, list[str]]:
+def watch_lines(server: Server, thread_id: str, run_id: str | None) -> tuple[int, list[str]]:
     """Run ``graphwright watch --once`` as a subprocess; its exit code and stdout lines."""
     script = Path(sys.executable).parent / "graphwright"
     env = {k: v for k, v in os.environ.items() if not k.startswith("GW_")}
+    follow = ["--run", run_id] if run_id is not None else []
     done = subprocess.run(
         [
             str(script),
             "watch",
             "--thread",
             thread_id,
-            "--run",
-            run_id,
+            *follow,
             "--once",
             "--url",
             server.url,
@@ -426,7 +426,7 @@ async def test_watch_once_prints_a_line_per_event(gw: AsyncClient, server: Serve
     assert f"run.started svc-chain v1 run={run.run_id}" in lines[1]
     finished = [line.split(" ")[2] for line in lines if " node.finished " in line]
     assert finished == ["one", "two", "three"]
-    assert lines[-2].endswith("run.finished status=completed")
+    assert lines[-2].endswith("run.finished status=success")
     assert lines[-1] == f"run {run.run_id} success"
     assert [line.split(" ")[0] for line in lines[:-1]] == [str(i) for i in range(1, len(lines))]
 
@@ -447,3 +447,29 @@ async def test_watch_shows_a_pending_approval(gw: AsyncClient, server: Server) -
     assert f"gate approval={approval_id} decisions=approve,reject" in requested[0]
     assert f"prompt='Continue {token}?'" in requested[0]
     assert lines[-1] == f"run {stopped.run_id} interrupted: waiting for approval {approval_id}"
+
+
+async def test_watch_once_on_a_thread_exits_when_it_settles(
+    gw: AsyncClient, server: Server
+) -> None:
+    """``watch --thread --once`` prints the latest run and exits once nothing runs on the thread."""
+    token = uuid.uuid4().hex[:8]
+    thread = await gw.threads.create()
+    stopped = await gw.runs.wait(thread.thread_id, "svc-gated", input=gated_input(token))
+    approval_id = stopped.interrupts[0].id
+    ended = await gw.threads.create()
+    await gw.runs.wait(ended.thread_id, "svc-chain", input=chain_input("settled"))
+    empty = await gw.threads.create()
+
+    waiting = await asyncio.to_thread(watch_lines, server, thread.thread_id, None)
+    done = await asyncio.to_thread(watch_lines, server, ended.thread_id, None)
+    nothing = await asyncio.to_thread(watch_lines, server, empty.thread_id, None)
+
+    assert waiting[0] == 0, waiting
+    assert waiting[1][-1] == (
+        f"thread {thread.thread_id} interrupted: waiting for approval {approval_id}"
+    )
+    assert done[0] == 0, done
+    assert " run.finished status=success" in done[1][-3]
+    assert done[1][-1] == f"thread {ended.thread_id} idle"
+    assert nothing == (0, [f"thread {empty.thread_id} has no runs"])

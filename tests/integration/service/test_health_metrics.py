@@ -65,6 +65,20 @@ def value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
+async def test_info_answers_like_langgraph_server(http: httpx.AsyncClient) -> None:
+    """GET /info names the version and the optional APIs: assistants, no crons, no store."""
+    from graphwright import __version__
+
+    answer = await http.get("/info")
+
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["version"] == __version__
+    assert body["langgraph_py_version"]
+    assert body["flags"]["assistants"] is True
+    assert (body["flags"]["crons"], body["flags"]["store"]) == (False, False)
+
+
 async def test_healthz_says_ok(http: httpx.AsyncClient) -> None:
     """/healthz answers 200 {"status": "ok"}."""
     response = await http.get("/healthz")

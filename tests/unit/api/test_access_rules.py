@@ -42,10 +42,10 @@ def test_no_rule_names_a_route_that_does_not_exist() -> None:
     assert not set(RULES) - routes()
 
 
-def test_only_health_checks_are_public() -> None:
-    """/healthz and /readyz (status only) are the only routes without credentials."""
+def test_only_health_checks_and_server_info_are_public() -> None:
+    """/healthz, /readyz (status only) and /info (as in LangGraph Server) need no credentials."""
     public = {path for (_, path), rule in RULES.items() if rule.role == PUBLIC}
-    assert public == {"/healthz", "/readyz"}
+    assert public == {"/healthz", "/readyz", "/info"}
 
 
 @pytest.mark.parametrize(

@@ -6,13 +6,15 @@
 from __future__ import annotations
 
 import io
+import socket
+import time
 from typing import Any
 
 import pytest
 from rich.console import Console
 
 from graphwright.client import StreamEvent
-from graphwright.watch import WatchState, format_line
+from graphwright.watch import WatchState, format_line, watch
 
 _seq = iter(range(1, 10_000))
 
@@ -74,13 +76,18 @@ def progress(type_: str, node: str | None = None, run: str = "r1", **data: Any) 
             id="approval.requested",
         ),
         pytest.param(
+            progress("run.finished", status="failed"),
+            "run.finished status=error",
+            id="run.failed-in-api-vocabulary",
+        ),
+        pytest.param(
             progress("approval.decided", "review", decision="yes", by="ana"),
             "approval.decided review decision=yes by=ana",
             id="approval.decided",
         ),
         pytest.param(
             progress("run.finished", status="completed"),
-            "run.finished status=completed",
+            "run.finished status=success",
             id="run.finished",
         ),
         pytest.param(
@@ -149,11 +156,11 @@ def test_state_follows_nodes_maps_and_approvals() -> None:
     assert (classify.items_done, classify.items_failed, classify.items_running) == (1, 1, 0)
     assert (classify.map_done, classify.map_total) == (1, 2)
     assert classify.error == "[c] m"
-    assert review.status == "waiting"
+    assert (review.status, review.decision) == ("decided", "yes")
     assert (state.approvals["a-1"].status, state.approvals["a-1"].decision) == ("decided", "yes")
     assert {r.run_id: r.status for r in state.runs.values()} == {
         "r1": "interrupted",
-        "r2": "completed",
+        "r2": "success",
     }
     assert state.last_event_id == events[-1].id
 
@@ -183,3 +190,46 @@ def test_live_view_renders_rows_bars_and_pending_approvals() -> None:
     assert "approval a-9 at review: Ship it?" in text
     assert "decisions: yes, no" in text
     assert "error [run.timeout] too slow" in text
+
+
+def test_live_view_drops_the_waiting_row_of_a_decided_approval() -> None:
+    """Once the gate is decided (in the resuming run), no row of the view still waits."""
+    state = WatchState()
+    for event in [
+        progress("run.started"),
+        progress("node.started", "review"),
+        progress("approval.requested", "review", id="a-1", prompt="Ship?", decisions=["yes"]),
+        progress("run.finished", status="interrupted"),
+        progress("run.started", run="r2"),
+        progress("approval.decided", "review", run="r2", decision={"decision": "yes"}),
+        progress("node.started", "review", run="r2"),
+        progress("node.finished", "review", run="r2", duration_ms=1.0),
+        progress("run.finished", run="r2", status="completed"),
+    ]:
+        state.apply(event)
+    out = io.StringIO()
+
+    Console(file=out, width=120, color_system=None).print(state)
+
+    text = out.getvalue()
+    assert "waiting" not in text
+    assert "approval a-1" not in text
+    assert "decided" in text
+    assert "decision: yes" in text
+    assert "success" in text
+
+
+def test_watch_fails_fast_against_a_dead_url() -> None:
+    """An unreachable server is reported within seconds, with exit status 2 and the URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    out = io.StringIO()
+    started = time.monotonic()
+
+    code = watch(url=url, thread_id="t1", once=True, out=out)
+
+    assert code == 2
+    assert time.monotonic() - started < 5
+    assert out.getvalue() == ""

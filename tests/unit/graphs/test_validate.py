@@ -433,8 +433,22 @@ def test_unusable_document_text(data: Any, code: str) -> None:
                 ("graph.unreachable_node", "/nodes/orphan", None),
             ],
         ),
+        (
+            [
+                ("/nodes/score/kind", "mapp"),
+                ("/nodes/write/inputs/topic", "state.topic +"),
+                ("/edges/2/to", "aprove"),
+            ],
+            [
+                ("node.unknown_kind", "/nodes/score/kind", "map"),
+                ("expr.syntax", "/nodes/write/inputs/topic", None),
+                ("edge.unknown_node", "/edges/2/to", "approve"),
+                ("graph.no_path_to_end", "/nodes/write", None),
+                ("graph.unreachable_node", "/nodes/approve", None),
+            ],
+        ),
     ],
-    ids=["structural", "semantic"],
+    ids=["structural", "semantic", "node-shape-and-semantic"],
 )
 def test_all_problems_reported_at_once(
     changes: list[tuple[str, Any]], expected: list[Expected]
@@ -568,3 +582,25 @@ def test_unknown_kind_pointer_escaped_once() -> None:
     doc["nodes"]["a/b"] = {"kind": "functon", "ref": "demo.noop"}
     problems = [p for p in check(doc) if p[0] == "node.unknown_kind"]
     assert problems == [("node.unknown_kind", "/nodes/a~1b/kind", "function")]
+
+
+def test_a_broken_node_hides_nothing_else_and_nothing_of_its_own() -> None:
+    """Problems elsewhere are reported next to a node's shape problem; none at its stand-in."""
+    doc = apply(
+        valid_document(),
+        ("/nodes/write/kind", "functon"),
+        ("/nodes/write/ref", "demo.missing"),
+        ("/edges/-", {"from": "write", "to": "nowhere"}),
+    )
+    problems = check(doc)
+    assert ("node.unknown_kind", "/nodes/write/kind", "function") in problems
+    assert ("edge.unknown_node", "/edges/4/to", None) in problems
+    assert not [
+        p for p in problems if p[1].startswith("/nodes/write") and p[0] != "node.unknown_kind"
+    ]
+
+
+def test_shape_problems_outside_nodes_stop_before_semantic_checks() -> None:
+    """A malformed top level (here a wrong 'edges' type) reports only the shape problems."""
+    doc = apply(valid_document(), ("/nodes/write/kind", "functon"), ("/edges", "none"))
+    assert [p[0] for p in check(doc)] == ["node.unknown_kind", "dsl.invalid_value"]

@@ -1,4 +1,7 @@
-"""Liveness, readiness and Prometheus metrics: ``/healthz``, ``/readyz``, ``/metrics``."""
+"""Liveness, readiness, metrics and server info.
+
+``/healthz``, ``/readyz``, ``/metrics`` and LangGraph Server's ``/info``.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +20,37 @@ from graphwright.runtime.metrics import CONTENT_TYPE_LATEST
 __all__ = ["router"]
 
 router = APIRouter(tags=["health"], route_class=GuardedRoute)
+
+
+@router.get("/info")
+async def info() -> dict[str, Any]:
+    """What this server is, as LangGraph Server's ``/info`` says it (clients and Studio ask first).
+
+    ``version`` is graphwright's; ``flags`` say which optional LangGraph Server
+    APIs exist here: assistants yes, crons and the store no.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    from graphwright import __version__
+
+    try:
+        langgraph = version("langgraph")
+    except PackageNotFoundError:  # pragma: no cover - langgraph is a dependency
+        langgraph = None
+    return {
+        "version": __version__,
+        "graphwright_version": __version__,
+        "langgraph_py_version": langgraph,
+        "context": "python",
+        "flags": {
+            "assistants": True,
+            "crons": False,
+            "store": False,
+            "langsmith": False,
+            "langsmith_tracing_replicas": False,
+        },
+        "host": {"kind": "self-hosted", "project_id": None, "revision_id": None, "tenant_id": None},
+    }
 
 
 @router.get("/healthz")
