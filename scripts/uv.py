@@ -84,7 +84,8 @@ def uv_command() -> list[str]:
     found = shutil.which("uv")
     if found:
         return [found]
-    if importlib.util.find_spec("uv") is not None:
+    spec = importlib.util.find_spec("uv")  # the uv package, not this script (uv.py)
+    if spec is not None and spec.submodule_search_locations:
         return [sys.executable, "-m", "uv"]
     cached = CACHE / ("uv.exe" if sys.platform == "win32" else "uv")
     return [str(cached if cached.exists() else _fetch())]

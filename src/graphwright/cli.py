@@ -86,6 +86,9 @@ def command_prefix(
     cwd = Path.cwd() if cwd is None else cwd
     uv = env.get("UV")
     if uv:
+        fetched = cwd / ".cache" / "uv"  # where scripts/uv.py keeps the uv it fetched
+        if Path(uv).resolve().is_relative_to(fetched.resolve()):
+            return "python3 scripts/uv.py run --no-sync graphwright"
         if which("uv") is not None:
             return "uv run --no-sync graphwright"
         if (cwd / "scripts" / "uv.py").is_file():

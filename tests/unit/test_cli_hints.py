@@ -56,3 +56,14 @@ def test_hint_is_the_script_path_when_graphwright_is_not_on_path(tmp_path: Path)
     script.write_text("")
     hint = command_prefix(argv0=str(script), env={}, which=_which(), cwd=tmp_path)
     assert hint == "./.venv/bin/graphwright"
+
+
+def test_uv_fetched_by_the_script_gives_the_script_hint(tmp_path: Path) -> None:
+    """uv fetched by scripts/uv.py (not the user's) is not on their PATH: hint the script."""
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "uv.py").write_text("")
+    fetched = tmp_path / ".cache" / "uv" / "0.13.9" / "uv"
+    fetched.parent.mkdir(parents=True)
+    fetched.write_text("")
+    prefix = command_prefix(env={"UV": str(fetched)}, which=lambda name: str(fetched), cwd=tmp_path)
+    assert prefix == "python3 scripts/uv.py run --no-sync graphwright"
