@@ -627,7 +627,9 @@ def worker(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        async with open_runtime(settings, registry=reg) as services:
+        async with open_runtime(
+            settings, registry=reg, wait_for_database=settings.startup_wait_seconds
+        ) as services:
             err.print(
                 f"graphwright worker {services.owner}: {settings.workers} run slots",
                 markup=False,

@@ -88,6 +88,13 @@ class Settings(BaseSettings):
         description="Largest state (as JSON) a run may checkpoint; a run past it stops "
         "failed with run.state_too_large.",
     )
+    startup_wait_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description="How long `serve` and `worker` keep retrying an unreachable PostgreSQL "
+        "at start (a database restarting while they start); one-shot commands fail at once.",
+    )
     drain_seconds: float = Field(
         default=30.0, ge=0, le=3600, description="SIGTERM grace period for in-flight runs."
     )

@@ -45,7 +45,10 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_runtime(
-            settings, registry=registry, start_workers=start_workers
+            settings,
+            registry=registry,
+            start_workers=start_workers,
+            wait_for_database=settings.startup_wait_seconds,
         ) as runtime:
             app.state.services = runtime
             access.keys = ApiKeyStore(runtime.pool)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import subprocess
+import time
 import uuid
 import warnings
 from pathlib import Path
@@ -15,7 +17,9 @@ from typing import Self
 from graphwright.errors import ConfigurationError
 from graphwright.settings import Settings
 from graphwright.store.migrations import apply_migrations
-from graphwright.store.pool import Pool, open_pool
+from graphwright.store.pool import OUTAGE_ERRORS, Pool, open_pool
+
+log = logging.getLogger("graphwright.database")
 
 __all__ = ["OWNER_SETTING", "Database", "process_owner"]
 
@@ -43,7 +47,12 @@ class Database:
     """
 
     def __init__(
-        self, settings: Settings, *, connect_timeout: float = 10.0, owner: str | None = None
+        self,
+        settings: Settings,
+        *,
+        connect_timeout: float = 10.0,
+        owner: str | None = None,
+        wait_seconds: float = 0.0,
     ) -> None:
         """Prepare, without connecting.
 
@@ -52,10 +61,14 @@ class Database:
             connect_timeout: Seconds to wait for the server when opening.
             owner: This process's lease owner identity (default: a new one). Every
                 connection carries it (``gw.owner``) for the checkpoint fence.
+            wait_seconds: How long :meth:`open` keeps retrying while the server is
+                unreachable (long-running processes: ``GW_STARTUP_WAIT_SECONDS``);
+                0 fails at once, as one-shot commands should.
         """
         self.owner = owner or process_owner()
         self._settings = settings
         self._connect_timeout = connect_timeout
+        self._wait_seconds = wait_seconds
         self._pool: Pool | None = None
         self._url: str | None = None
         self._applied: list[str] = []
@@ -111,6 +124,23 @@ class Database:
                 details={"pool_min_size": settings.pool_min_size},
             )
         url = settings.database_url or await _start_embedded(settings.data_dir / "pg")
+        deadline = time.monotonic() + self._wait_seconds
+        pause = 0.5
+        while True:
+            try:
+                pool = await self._connect(url)
+                break
+            except ConfigurationError as exc:
+                if exc.code != "db.unavailable" or time.monotonic() + pause > deadline:
+                    raise
+                log.warning("waiting for PostgreSQL (%s); retrying in %.1fs", exc.message, pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 5.0)
+        self._pool, self._url = pool, url
+
+    async def _connect(self, url: str) -> Pool:
+        """Open the pool and apply migrations (``db.unavailable`` if the server is away)."""
+        settings = self._settings
         pool = await open_pool(
             url,
             min_size=settings.pool_min_size,
@@ -120,10 +150,15 @@ class Database:
         )
         try:
             self._applied = await apply_migrations(pool)
+        except OUTAGE_ERRORS as exc:
+            await pool.close()
+            raise ConfigurationError(
+                f"PostgreSQL went away while migrating: {exc}", code="db.unavailable"
+            ) from exc
         except BaseException:
             await pool.close()
             raise
-        self._pool, self._url = pool, url
+        return pool
 
     async def close(self) -> None:
         """Close the pool; the embedded server, if any, keeps running."""

@@ -85,6 +85,7 @@ async def open_runtime(
     registry: Registry | None = None,
     start_workers: bool = True,
     database: Database | None = None,
+    wait_for_database: float = 0.0,
 ) -> AsyncIterator[Runtime]:
     """Open a process's runtime; with ``start_workers`` (and ``settings.workers``), its slots.
 
@@ -93,6 +94,8 @@ async def open_runtime(
         registry: Node implementations; default: ``settings.registry_modules``.
         start_workers: Claim queued runs here (and run the approval expiry sweeper).
         database: An open database to use (not closed here); default: open one.
+        wait_for_database: How long to keep retrying an unreachable PostgreSQL at
+            start (``serve`` and ``worker``: ``GW_STARTUP_WAIT_SECONDS``).
 
     Raises:
         ConfigurationError: the database cannot be reached, a registry module fails.
@@ -100,7 +103,7 @@ async def open_runtime(
     if registry is None:
         registry = load_registry_modules(settings.registry_modules, llms=settings.llms)
     owns_database = database is None
-    database = database or Database(settings)
+    database = database or Database(settings, wait_seconds=wait_for_database)
     async with contextlib.AsyncExitStack() as stack:
         if owns_database:
             await database.open()

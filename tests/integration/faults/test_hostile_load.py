@@ -22,7 +22,7 @@ import pytest
 
 from tests.integration.service.conftest import server_env, start_server
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.soak]
 
 ROUNDS = 4
 BOMB = "state.xs.map(a, state.xs.map(b, state.xs.map(c, state.xs.map(d, "

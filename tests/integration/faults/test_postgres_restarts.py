@@ -92,7 +92,7 @@ async def event_seqs(runtime: Runtime, tenant: str, run_id: str) -> list[int]:
     ("restarts", "down"),
     [
         pytest.param(4, 1.0, id="crashes-shorter-than-the-lease"),
-        pytest.param(2, 4.0, id="outages-longer-than-the-lease"),
+        pytest.param(2, 4.0, id="outages-longer-than-the-lease", marks=pytest.mark.soak),
     ],
 )
 async def test_runs_survive_postgres_crashes(

@@ -173,7 +173,9 @@ def logged(url: str, load: Load) -> dict[str, tuple[list[int], Counter[str], Any
 
 
 SCENARIOS = [
-    pytest.param(Scenario(seconds=25, gap=(5, 8), down=(0.5, 5)), id="short"),
+    pytest.param(
+        Scenario(seconds=25, gap=(5, 8), down=(0.5, 5)), id="short", marks=pytest.mark.soak
+    ),
     pytest.param(
         Scenario(
             seconds=float(os.environ.get("GW_SOAK_SECONDS", "300")), gap=(5, 40), down=(0.5, 8)

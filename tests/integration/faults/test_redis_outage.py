@@ -92,7 +92,7 @@ class RedisOutage:
 
 
 OUTAGES = [
-    pytest.param(RedisOutage(down=8, runs=4), id="short"),
+    pytest.param(RedisOutage(down=8, runs=4), id="short", marks=pytest.mark.soak),
     pytest.param(RedisOutage(down=30, runs=8), id="long", marks=pytest.mark.soak),
 ]
 
