@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
 
+from graphwright.api.hosts import LOOPBACK_NAMES
 from graphwright.auth.principal import ROLES, AuthError, Principal
 from graphwright.errors import ConfigurationError, NotFoundError
 from graphwright.settings import Settings
@@ -128,12 +129,10 @@ def _rules() -> dict[tuple[str, str], Rule]:
 RULES: dict[tuple[str, str], Rule] = _rules()
 """(method, path template) -> what the route needs. HEAD is checked as GET."""
 
-_LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
-
 
 def _loopback(host: str) -> bool:
     name = host.strip().strip("[]").lower()
-    if name in _LOOPBACK_NAMES:
+    if name in LOOPBACK_NAMES:
         return True
     try:
         return ipaddress.ip_address(name).is_loopback
@@ -148,7 +147,9 @@ def auth_mode(settings: Settings) -> str:
     return "none" if _loopback(settings.host) else "keys"
 
 
-_KNOWN_PLACEHOLDERS = {"changeme", "change-me", "secret", "default", "test", "example"}
+def _methods(mode: str) -> set[str]:
+    """The comma-separated methods of a ``GW_AUTH`` value (``keys,jwt``)."""
+    return {part.strip() for part in mode.split(",")}
 
 
 def check_exposure(settings: Settings) -> None:
@@ -157,10 +158,11 @@ def check_exposure(settings: Settings) -> None:
     Raises:
         ConfigurationError: ``config.insecure`` (no authentication without
             ``GW_ALLOW_INSECURE=1``), ``config.no_secret_key`` (``GW_SECRET_KEY``
-            missing or a placeholder), ``config.invalid_auth`` (unknown mode).
+            missing; a malformed one is refused by the settings),
+            ``config.invalid_auth`` (unknown mode).
     """
     mode = auth_mode(settings)
-    parts = {p.strip() for p in mode.split(",")}
+    parts = _methods(mode)
     if ":" not in mode and not parts <= {"none", "keys", "jwt"}:
         raise ConfigurationError(
             f"GW_AUTH={mode!r}: use keys, jwt, keys,jwt, none or path/to/auth.py:auth",
@@ -186,7 +188,7 @@ def check_exposure(settings: Settings) -> None:
             settings.tenant,
         )
     key = settings.secret_key.get_secret_value() if settings.secret_key is not None else ""
-    if not key.strip() or key.strip().lower() in _KNOWN_PLACEHOLDERS:
+    if not key.strip():  # a placeholder such as `changeme` is refused by Settings already
         raise ConfigurationError(
             f"refusing to serve on {settings.host} without a real GW_SECRET_KEY "
             "(generate one with `graphwright secrets keygen`)",
@@ -205,7 +207,7 @@ class Access:
         self.settings = settings
         self.mode = auth_mode(settings)
         self.keys = keys
-        modes = {p.strip() for p in self.mode.split(",")} if ":" not in self.mode else set()
+        modes = _methods(self.mode) if ":" not in self.mode else set()
         self.open = self.mode == "none"
         self.use_keys = "keys" in modes
         self.jwt: JwtVerifier | None = None
