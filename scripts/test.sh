@@ -15,4 +15,6 @@ fi
 uv run --frozen ruff check src tests bench
 uv run --frozen ruff format --check src tests bench
 uv run --frozen mypy
-uv run --frozen pytest "$@"
+# Two test processes (pytest-xdist), a test file each at a time: the suite waits on
+# servers and subprocesses more than it computes. GW_TEST_PROCESSES=0 runs it in one.
+uv run --frozen pytest -n "${GW_TEST_PROCESSES:-2}" --dist loadfile "$@"

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from graphwright.cli_keys import keys_app
+from graphwright.cli_migrate import migrate
 from graphwright.cli_secrets import secrets_app
 from graphwright.errors import ConfigurationError, GraphwrightError
 
@@ -40,6 +41,7 @@ app = typer.Typer(
 )
 app.add_typer(secrets_app)
 app.add_typer(keys_app)
+app.command()(migrate)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 T = TypeVar("T")
 

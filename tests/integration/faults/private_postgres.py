@@ -37,6 +37,8 @@ class PrivatePostgres:
     data: Path
     port: int
     log: Path
+    extra_options: str = ""
+    """More ``-c name=value`` server options; they override the defaults (e.g. ``-c fsync=on``)."""
 
     @property
     def url(self) -> str:
@@ -59,7 +61,7 @@ class PrivatePostgres:
         """Start and wait until it accepts connections."""
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
-            "-c fsync=off -c max_connections=200"
+            f"-c fsync=off -c max_connections=200 {self.extra_options}"
         )
         self._run(
             _bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "start"
@@ -78,13 +80,15 @@ class PrivatePostgres:
             return False
 
 
-def start_private_postgres() -> PrivatePostgres:
+def start_private_postgres(extra_options: str = "") -> PrivatePostgres:
     """Init and start a cluster in a new directory the ``postgres`` user may write."""
     folder = Path(tempfile.mkdtemp(prefix="gw_fault_pg_"))
     folder.chmod(0o755)
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres", "postgres")
-    server = PrivatePostgres(data=folder / "data", port=free_port(), log=folder / "pg.log")
+    server = PrivatePostgres(
+        data=folder / "data", port=free_port(), log=folder / "pg.log", extra_options=extra_options
+    )
     server.init()
     server.start()
     deadline = time.monotonic() + 30

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import httpx
@@ -12,7 +11,8 @@ from tests.integration.service.conftest import Server
 
 pytestmark = pytest.mark.integration
 
-MISSING = str(uuid.uuid4())
+# Fixed, not random: parametrize ids must be the same in every xdist worker.
+MISSING = "00000000-0000-4000-8000-00000000dead"
 
 # (method, path, body or raw bytes, expected status)
 CASES: list[tuple[str, str, Any, int]] = [

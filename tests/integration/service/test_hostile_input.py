@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import uuid
 from typing import Any
 
 import httpx
@@ -21,7 +20,8 @@ from tests.integration.service.workflows import chain
 pytestmark = pytest.mark.integration
 
 PROBLEM_JSON = "application/problem+json"
-MISSING = str(uuid.uuid4())
+# Fixed, not random: parametrize ids must be the same in every xdist worker.
+MISSING = "00000000-0000-4000-8000-00000000dead"
 NUL = '"a\\u0000b"'  # JSON text of strings PostgreSQL cannot store
 SURROGATE = '"a\\ud800b"'
 DEEP = 300
