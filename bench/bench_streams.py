@@ -110,7 +110,7 @@ DOCUMENT: dict[str, Any] = {
         {"from": "START", "to": "tick"},
         {"from": "tick", "cases": [{"when": "state.more", "to": "tick"}], "default": "END"},
     ],
-    "limits": {"max_steps": 100_000},
+    "limits": {"max_steps": 10_000},  # the DSL's ceiling; a run ticks a few hundred times
 }
 
 # Run inside the server subprocess for --profile: SIGUSR1 starts cProfile on the

@@ -13,3 +13,5 @@ echo
 echo "== bench_service =="
 "$PY" bench/bench_service.py "$@"
 echo; echo "== bench_streams =="; "$PY" bench/bench_streams.py "$@"
+echo; echo "== bench_prune =="; "$PY" bench/bench_prune.py "$@"
+echo; echo "== bench_scaleout (its own PostgreSQL and Redis) =="; "$PY" bench/bench_scaleout.py

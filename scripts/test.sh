@@ -7,10 +7,10 @@ cd "$(dirname "$0")/.."
 # (no pip needed: works on a distribution Python that refuses `pip install`).
 uv() { python3 scripts/uv.py "$@"; }
 uv sync --frozen --all-extras
-# tests/e2e drive the distribution's Chromium; install it when we may (root with apt),
+# tests/e2e drive the distribution's Chromium and Firefox ESR; install them when we may (root with apt),
 # otherwise those tests skip and say why.
-if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    apt-get update -qq && apt-get install -y -qq chromium
+if { ! command -v chromium || ! command -v firefox-esr; } >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq chromium firefox-esr
 fi
 uv run --frozen ruff check src tests bench
 uv run --frozen ruff format --check src tests bench

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from graphwright.graphs.validate import check_workflow, validate_workflow
     from graphwright.nodes.context import RunContext
     from graphwright.nodes.progress import progress
-    from graphwright.registry import LLMConfig, Registry, load_registry_modules
+    from graphwright.registry import LLMConfig, RateLimit, Registry, load_registry_modules
     from graphwright.runtime.engine import Engine
     from graphwright.runtime.results import (
         CheckpointSummary,
@@ -72,6 +72,7 @@ __all__ = [
     "NotFoundError",
     "PendingApproval",
     "Problem",
+    "RateLimit",
     "Registry",
     "RegistryError",
     "RunContext",
@@ -121,6 +122,7 @@ _SOURCES: dict[str, str] = {
     "progress": "graphwright.nodes.progress",
     "RunContext": "graphwright.nodes.context",
     "LLMConfig": "graphwright.registry",
+    "RateLimit": "graphwright.registry",
     "Registry": "graphwright.registry",
     "load_registry_modules": "graphwright.registry",
     "Engine": "graphwright.runtime.engine",

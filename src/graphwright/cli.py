@@ -3,23 +3,32 @@
 from __future__ import annotations
 
 import json
-import os
-import shlex
-import shutil
-import stat
-import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
+from graphwright.cli_approvals import approvals_app
+from graphwright.cli_common import MAX_FILE_BYTES as MAX_FILE_BYTES
+from graphwright.cli_common import RegistryOpt, ThreadOpt
+from graphwright.cli_common import _arun as _arun
+from graphwright.cli_common import _fail as _fail
+from graphwright.cli_common import _load_json as _load_json
+from graphwright.cli_common import _print_json as _print_json
+from graphwright.cli_common import _read_file as _read_file
+from graphwright.cli_common import _registry as _registry
+from graphwright.cli_common import _settings as _settings
+from graphwright.cli_common import command_prefix as command_prefix
+from graphwright.cli_common import err as err
+from graphwright.cli_cron import cron_app
+from graphwright.cli_db import db_app
 from graphwright.cli_keys import keys_app
 from graphwright.cli_migrate import migrate
+from graphwright.cli_progress import _follow, _show_result
+from graphwright.cli_prune import prune
 from graphwright.cli_secrets import secrets_app
-from graphwright.errors import ConfigurationError, GraphwrightError
+from graphwright.cli_service import serve, watch, worker
+from graphwright.cli_threads import rerun_note, threads_app
 
 # Each command imports what it uses: ``--help`` and ``validate`` must not pay for
 # LangGraph, the database driver or the checkpointer (see bench/bench_imports.py).
@@ -28,8 +37,6 @@ if TYPE_CHECKING:
     from graphwright.graphs.spec import WorkflowSpec
     from graphwright.registry import Registry
     from graphwright.runtime.engine import Engine
-    from graphwright.runtime.results import RunEvent, RunResult
-    from graphwright.settings import Settings
 
 __all__ = ["app", "command_prefix", "main"]
 
@@ -41,23 +48,16 @@ app = typer.Typer(
 )
 app.add_typer(secrets_app)
 app.add_typer(keys_app)
+app.add_typer(db_app)
+app.add_typer(threads_app)
+app.add_typer(approvals_app)
+app.add_typer(cron_app)
+app.command()(prune)
 app.command()(migrate)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-T = TypeVar("T")
-
-RegistryOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--registry", "-r", help="Module or .py file with register(registry); repeatable."
-    ),
-]
-ThreadOpt = Annotated[str, typer.Option("--thread", "-t", help="Thread id.")]
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 DEMO_INPUT = EXAMPLES_DIR / "inputs" / "asset-discovery.json"
 _THREAD_STATUS = {"completed": "idle", "running": "busy", "failed": "error"}
 """The engine's thread statuses in the API's (and ``watch``'s): idle, busy, interrupted, error."""
-MAX_FILE_BYTES = 10 * 2**20
-"""Largest document or ``@file`` the CLI reads; workflow documents are far smaller."""
 
 
 def main() -> None:
@@ -66,121 +66,6 @@ def main() -> None:
 
 
 # -- helpers -----------------------------------------------------------------------
-
-
-def command_prefix(
-    *,
-    argv0: str | None = None,
-    env: Mapping[str, str] | None = None,
-    which: Callable[[str], str | None] = shutil.which,
-    cwd: Path | None = None,
-) -> str:
-    """How to run ``graphwright`` again from the user's shell, for the hints the CLI prints.
-
-    Under ``uv run`` (which sets ``UV``) the virtual environment is on PATH only
-    for this process: the hint is ``uv run --no-sync graphwright`` (``--no-sync``
-    reuses the environment as it is, so no dependency group is installed), or
-    ``python3 scripts/uv.py run --no-sync graphwright`` when there is no ``uv`` on
-    PATH. Otherwise ``graphwright`` when it is on PATH, else the script's path.
-    Arguments default to this process's ``sys.argv[0]``, environment and directory.
-    """
-    env = os.environ if env is None else env
-    cwd = Path.cwd() if cwd is None else cwd
-    uv = env.get("UV")
-    if uv:
-        fetched = cwd / ".cache" / "uv"  # where scripts/uv.py keeps the uv it fetched
-        if Path(uv).resolve().is_relative_to(fetched.resolve()):
-            return "python3 scripts/uv.py run --no-sync graphwright"
-        if which("uv") is not None:
-            return "uv run --no-sync graphwright"
-        if (cwd / "scripts" / "uv.py").is_file():
-            return "python3 scripts/uv.py run --no-sync graphwright"
-        return f"{shlex.quote(uv)} run --no-sync graphwright"
-    if which("graphwright") is not None:
-        return "graphwright"
-    script = Path(sys.argv[0] if argv0 is None else argv0)
-    if script.name != "graphwright" or not script.is_file():
-        return "graphwright"
-    try:
-        shown = f"./{script.resolve().relative_to(cwd.resolve())}"
-    except ValueError:
-        shown = str(script.resolve())
-    return shlex.quote(shown)
-
-
-def _settings() -> Settings:
-    from pydantic import ValidationError
-
-    from graphwright.settings import Settings
-
-    try:
-        return Settings()
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        name = "GW_" + str(first["loc"][0]).upper() if first["loc"] else "GW_*"
-        _fail(ConfigurationError(f"{name}: {first['msg']}"))
-
-
-def _registry(settings: Settings, extra: list[str] | None) -> Registry:
-    from graphwright.registry import load_registry_modules
-
-    modules = list(settings.registry_modules) + [
-        m for m in extra or [] if m not in settings.registry_modules
-    ]
-    return load_registry_modules(modules, llms=settings.llms)
-
-
-def _fail(exc: GraphwrightError, exit_code: int = 2) -> NoReturn:
-    err.print(f"[red]error:[/red] {escape(f'[{exc.code}] {exc.message}')}")
-    for problem in exc.details.get("problems", [])[:50]:
-        if isinstance(problem, dict):
-            err.print(f"  {problem.get('pointer') or '/'}: {problem.get('message')}", markup=False)
-    raise typer.Exit(exit_code)
-
-
-def _arun(factory: Callable[[], Awaitable[T]]) -> T:
-    import asyncio
-
-    try:
-        return asyncio.run(factory())  # type: ignore[arg-type]
-    except GraphwrightError as exc:
-        _fail(exc)
-
-
-def _load_json(text: str, what: str) -> Any:
-    if text.startswith("@"):
-        text = _read_file(Path(text[1:]), what=f"{what} file")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise typer.BadParameter(f"{what} is not valid JSON: {exc}") from exc
-
-
-def _read_file(path: Path, *, what: str = "file") -> str:
-    """The text of a regular UTF-8 file (or pipe) of at most ``MAX_FILE_BYTES``.
-
-    Raises:
-        typer.BadParameter: the file is missing, unreadable, not a regular file (a
-            directory, ``/dev/zero``), too large or not UTF-8 (exit status 2).
-    """
-    try:
-        mode = path.stat().st_mode
-        if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):  # pipes: `@<(cmd)`, `@/dev/stdin`
-            raise typer.BadParameter(f"{what} {path} is not a regular file or a pipe")
-        with path.open("rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise typer.BadParameter(f"cannot read {what} {path}: {exc.strerror}") from exc
-    if len(data) > MAX_FILE_BYTES:
-        raise typer.BadParameter(
-            f"{what} {path} is larger than {MAX_FILE_BYTES // 2**20} MB; refusing to read it"
-        )
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise typer.BadParameter(
-            f"{what} {path} is not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start})"
-        ) from exc
 
 
 def _read_document(path: Path) -> str:
@@ -202,10 +87,6 @@ def _sibling_specs(paths: list[Path]) -> dict[str, WorkflowSpec]:
                 continue
             found.setdefault(spec.id, spec)
     return found
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
 
 
 # -- document commands -------------------------------------------------------------------
@@ -352,92 +233,6 @@ def publish(
 # -- run commands --------------------------------------------------------------------------
 
 
-def _show_event(event: RunEvent) -> None:
-    node = event.node or ""
-    data = event.data
-    label = f"{node}[{data['item_index']}]" if data.get("item_index") is not None else node
-    if data.get("subworkflow_path"):
-        label = "/".join([*data["subworkflow_path"], label])
-    if event.type == "run.started":
-        err.print(
-            f"[bold]run {event.run_id}[/bold] on thread {event.thread_id} "
-            f"({event.workflow_id} v{event.workflow_version})"
-        )
-    elif event.type == "node.started":
-        err.print(f"  [cyan]▶[/cyan] {label}", highlight=False)
-    elif event.type == "node.finished":
-        changed = ", ".join(data.get("changed", [])) or "nothing"
-        err.print(
-            f"  [green]✔[/green] {label}  {data.get('duration_ms', 0):.1f} ms  (wrote {changed})"
-        )
-    elif event.type == "node.failed":
-        error = data.get("error", {})
-        text = escape(f"[{error.get('code')}] {error.get('message')}")
-        err.print(f"  [red]✘[/red] {escape(label)}  {text}")
-    elif event.type == "approval.requested":
-        err.print(f"  [yellow]⏸[/yellow] {label}  waiting for approval")
-    elif event.type == "crew.task_completed":
-        done, total = data.get("tasks_done"), data.get("tasks_total")
-        err.print(f"    [magenta]⚙[/magenta] {escape(label)}  crew task {done}/{total} done")
-    elif event.type == "crew.usage":
-        err.print(
-            f"    [magenta]⚙[/magenta] {escape(label)}  crew used {data.get('tokens', 0)} tokens "
-            f"in {float(data.get('duration_ms') or 0):.0f} ms"
-        )
-
-
-def _show_result(result: RunResult) -> int:
-    """Print a run's outcome in the run statuses of the API and ``watch``; the exit code.
-
-    The engine's ``completed``/``failed`` are shown as ``success``/``error``, so the
-    CLI, ``watch``, the SDK and the HTTP API name an outcome the same way.
-    """
-    from graphwright.watch import run_status
-
-    status = run_status(result.status)
-    if result.status == "completed":
-        err.print(f"[green]{status}[/green] thread {result.thread_id}")
-        _print_json(result.output)
-        return 0
-    if result.status == "interrupted":
-        err.print(f"[yellow]{status}[/yellow]: waiting for approval on thread {result.thread_id}")
-        for approval in result.approvals:
-            err.print(f"  approval {approval.id} at node '{approval.node}'", markup=False)
-            err.print(f"  prompt: {approval.prompt}", markup=False)
-            err.print(f"  decisions: {', '.join(approval.decisions)}", markup=False)
-            if approval.editable:
-                err.print(f"  editable: {', '.join(approval.editable)}", markup=False)
-        first = result.approvals[0].decisions[0] if result.approvals else "approve"
-        err.print(
-            f"  answer: {command_prefix()} resume --thread {result.thread_id} "
-            f'--decision \'{{"decision": "{first}"}}\'',
-            markup=False,
-        )
-        _print_json(
-            {"thread_id": result.thread_id, "approvals": [a.to_dict() for a in result.approvals]}
-        )
-        return 0
-    error = result.error or {}
-    detail = escape(f"[{error.get('code')}] {error.get('message')}")
-    err.print(f"[red]{status}[/red] {detail}")
-    err.print(
-        f"  retry after a fix: {command_prefix()} resume --thread {result.thread_id}",
-        markup=False,
-    )
-    return 1
-
-
-async def _follow(events: AsyncIterator[RunEvent], quiet: bool = False) -> RunResult:
-    result: RunResult | None = None
-    async for event in events:
-        if not quiet:
-            _show_event(event)
-        if event.result is not None:
-            result = event.result
-    assert result is not None  # the engine always ends a stream with run.finished
-    return result
-
-
 @app.command()
 def run(
     workflow: Annotated[str, typer.Argument(help="A document file, or a published workflow id.")],
@@ -458,6 +253,8 @@ def run(
     async def go() -> int:
         async with Engine(settings, registry=reg) as engine:
             workflow_id = await _publish_file(engine, path) if path.suffix == ".json" else workflow
+            if note := await rerun_note(engine, workflow_id, thread, data):
+                err.print(note, markup=False)
             return _show_result(await _follow(engine.stream(workflow_id, data, thread_id=thread)))
 
     raise typer.Exit(_arun(go))
@@ -552,124 +349,8 @@ def demo(
     raise typer.Exit(_arun(go))
 
 
-# -- service -------------------------------------------------------------------------------
+# -- service (the commands are in cli_service.py) -------------------------------------------
 
-
-@app.command()
-def serve(
-    host: Annotated[str | None, typer.Option(help="Bind address (GW_HOST).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (GW_PORT).")] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="Run slots in this process (GW_WORKERS; 0: API only).")
-    ] = None,
-    registry: RegistryOpt = None,
-    examples: Annotated[
-        bool,
-        typer.Option(
-            "--examples", help="Publish the bundled example workflows to GW_TENANT first."
-        ),
-    ] = False,
-) -> None:
-    """Serve the HTTP API (LangGraph Server API + graphwright endpoints) with workers."""
-    from graphwright.api import create_app
-    from graphwright.api.serving import run_server
-
-    settings = _settings()
-    overrides: dict[str, Any] = {}
-    if host is not None:
-        overrides["host"] = host
-    if port is not None:
-        overrides["port"] = port
-    if workers is not None:
-        overrides["workers"] = workers
-    if overrides:
-        settings = settings.model_copy(update=overrides)
-    reg = _registry(settings, registry)
-    try:
-        api = create_app(settings, registry=reg)
-    except GraphwrightError as exc:
-        _fail(exc)  # an unsafe configuration (config.unsafe_cors): exit 2
-    if examples:
-        _arun(lambda: _publish_examples(settings, reg))
-    run_server(api, settings)
-
-
-async def _publish_examples(settings: Settings, reg: Registry) -> None:
-    """Publish every bundled example (identical content is a no-op)."""
-    from graphwright.runtime.engine import Engine
-
-    async with Engine(settings, registry=reg) as engine:
-        for path in sorted(EXAMPLES_DIR.glob("*.json")):
-            await _publish_file(engine, path)
-
-
-@app.command()
-def worker(
-    workers: Annotated[int | None, typer.Option(help="Concurrent run slots (GW_WORKERS).")] = None,
-    registry: RegistryOpt = None,
-) -> None:
-    """Run workers only: claim and execute queued runs until SIGTERM (then drain)."""
-    import asyncio
-    import signal
-
-    from graphwright.runtime.process import open_runtime
-
-    settings = _settings()
-    if workers is not None:
-        settings = settings.model_copy(update={"workers": workers})
-    if settings.workers < 1:
-        raise typer.BadParameter("a worker needs at least one run slot")
-    reg = _registry(settings, registry)
-    from graphwright.logs import configure_logging
-
-    configure_logging(settings.log_format)
-
-    async def go() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        async with open_runtime(
-            settings, registry=reg, wait_for_database=settings.startup_wait_seconds
-        ) as services:
-            err.print(
-                f"graphwright worker {services.owner}: {settings.workers} run slots",
-                markup=False,
-            )
-            await stop.wait()
-            err.print("draining in-flight runs...", markup=False)
-
-    _arun(go)
-
-
-@app.command()
-def watch(
-    thread: ThreadOpt,
-    run: Annotated[
-        str | None, typer.Option("--run", help="Follow only this run, and exit when it ends.")
-    ] = None,
-    url: Annotated[
-        str, typer.Option("--url", envvar="GW_URL", help="The graphwright server.")
-    ] = "http://127.0.0.1:8123",
-    api_key: Annotated[
-        str | None, typer.Option("--api-key", envvar="GW_API_KEY", help="Sent as X-Api-Key.")
-    ] = None,
-    token: Annotated[
-        str | None, typer.Option("--token", envvar="GW_TOKEN", help="Bearer token.")
-    ] = None,
-    once: Annotated[
-        bool,
-        typer.Option(
-            "--once",
-            help="One line per event, and exit once the thread is idle, interrupted or failed "
-            "(lines without --once are implied without a TTY).",
-        ),
-    ] = False,
-) -> None:
-    """Watch progress live: nodes, map progress, pending approvals (Ctrl-C stops a thread)."""
-    from graphwright.watch import watch as follow
-
-    code = follow(
-        url=url, thread_id=thread, run_id=run, once=once, api_key=api_key, bearer_token=token
-    )
-    raise typer.Exit(code)
+app.command()(serve)
+app.command()(worker)
+app.command()(watch)

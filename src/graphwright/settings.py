@@ -5,15 +5,17 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import dataclasses
 import ipaddress
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from graphwright.registry.llms import LLMConfig
+from graphwright.registry.rate_limits import RateLimit, parse_rate_limit, parse_rate_limits
 
 __all__ = ["Settings"]
 
@@ -155,13 +157,72 @@ class Settings(BaseSettings):
             "base_url, temperature, max_tokens, timeout}."
         ),
     )
+    rate_limits: Annotated[dict[str, RateLimit], NoDecode] = Field(
+        default_factory=dict,
+        description="Named rate limits a node may wait on (its `rate_limit`), `;`-separated: "
+        "`crm_api=10/second burst 20; llm=100/minute per tenant`. Shared through GW_REDIS_URL.",
+    )
+    api_rate_limit: Annotated[RateLimit | None, NoDecode] = Field(
+        default=None,
+        description="Requests one tenant may make to the API (`50/second burst 100`); beyond it "
+        "429 `rate_limit.exceeded` with Retry-After. Health, readiness and metrics are exempt. "
+        "Unset: no limit.",
+    )
     max_streams: int = Field(
         default=1000, ge=1, le=100_000, description="Open SSE streams per API process."
+    )
+    stream_send_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Longest wait to hand one SSE frame (or heartbeat) to a client that stopped "
+        "reading; then the stream is dropped and the client resumes with Last-Event-ID.",
     )
     event_retention_seconds: float = Field(
         default=7 * 86400.0,
         ge=60,
         description="How long run events are kept in the event log (then pruned).",
+    )
+    thread_ttl_minutes: float | None = Field(
+        default=None,
+        gt=0,
+        le=52_560_000,
+        description="Threads without a `ttl` of their own are deleted (with their checkpoints, "
+        "runs, events and approvals) this many minutes after their last activity. Unset: "
+        "only threads given a `ttl` expire.",
+    )
+    thread_ttl_sweep_seconds: float = Field(
+        default=60.0,
+        ge=0.05,
+        le=86_400,
+        description="How often processes with run slots look for expired threads.",
+    )
+    prune_interval_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        le=604_800,
+        description="How often processes with run slots prune the checkpoints of finished "
+        "threads (keeping GW_PRUNE_KEEP). Unset: no pruning job (`graphwright prune` still "
+        "works).",
+    )
+    prune_keep: int = Field(
+        default=1,
+        ge=1,
+        le=100_000,
+        description="Checkpoints the pruning job keeps per thread (the newest).",
+    )
+    prune_older_than_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        le=315_360_000,
+        description="The pruning job leaves threads alone until they have been idle this long.",
+    )
+    store_sweep_seconds: float = Field(
+        default=60.0,
+        ge=1,
+        le=86400,
+        description="How often a process with run slots deletes expired Store items (in batches "
+        "of 1,000). Expired items are invisible at once; this only reclaims their rows.",
     )
     durability: str = Field(default="sync", pattern=r"^(sync|async)$")
     secret_key: SecretStr | None = Field(
@@ -229,12 +290,84 @@ class Settings(BaseSettings):
         le=600,
         description="Clock skew allowed when checking a token's `exp`, `nbf` and `iat`.",
     )
+    webhook_allow: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated webhook destinations allowed although private, loopback "
+        "or link-local: host names (`hooks.internal`, `*.corp.example`), addresses and "
+        "networks (`10.1.2.3`, `10.0.0.0/8`, `fd00::/8`). Public addresses are always allowed.",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Time one webhook attempt has (name lookup, connecting, sending, the answer).",
+    )
+    webhook_max_attempts: int = Field(
+        default=12, ge=1, le=100, description="Attempts to deliver one webhook before it fails."
+    )
+    webhook_retry_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=86400,
+        description="Wait before the second webhook attempt; doubles after each failure.",
+    )
+    webhook_retry_max_seconds: float = Field(
+        default=3600.0, gt=0, le=86400, description="Longest wait between webhook attempts."
+    )
+    cron_poll_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="Longest a process with run slots waits before looking for due schedules "
+        "(it wakes at the next fire time it knows; this bounds how late it sees crons created "
+        "by another process).",
+    )
+    cron_misfire_grace_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        le=86_400,
+        description="A schedule's firing later than this (every process or PostgreSQL was "
+        "down) is a misfire, handled by GW_CRON_MISFIRE; later firings within it all run.",
+    )
+    cron_misfire: Literal["once", "skip"] = Field(
+        default="once",
+        description="Missed firings of a schedule: `once` runs them once on recovery, `skip` "
+        "not at all; the schedule then continues from now.",
+    )
 
     @field_validator("registry_modules", "worker_tenants", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("rate_limits", mode="before")
+    @classmethod
+    def _parse_rate_limits(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return parse_rate_limits(value)
+            except ValueError as exc:
+                raise ValueError(f"GW_RATE_LIMITS: {exc}") from None
+        return value
+
+    @field_validator("api_rate_limit", mode="before")
+    @classmethod
+    def _parse_api_rate_limit(cls, value: object) -> object:
+        if isinstance(value, str):
+            if not value.strip():
+                return None  # GW_API_RATE_LIMIT= (empty): no limit
+            try:
+                limit = parse_rate_limit("api", value)
+            except ValueError as exc:
+                raise ValueError(f"GW_API_RATE_LIMIT: {exc}") from None
+            if "global" in value.lower().split():
+                raise ValueError(
+                    "GW_API_RATE_LIMIT is per tenant (one tenant's flood must not starve the "
+                    "others); drop 'global'"
+                )
+            return dataclasses.replace(limit, per="tenant")
         return value
 
     @field_validator("allowed_hosts", mode="before")
@@ -262,7 +395,21 @@ class Settings(BaseSettings):
     def _check_origins(cls, value: list[str]) -> list[str]:
         return [_origin(origin) for origin in value]
 
-    @field_validator("run_timeout_seconds", mode="before")
+    @field_validator("webhook_allow", mode="before")
+    @classmethod
+    def _split_webhook_allow(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("webhook_allow")
+    @classmethod
+    def _check_webhook_allow(cls, value: list[str]) -> list[str]:
+        return [_webhook_destination(entry) for entry in value]
+
+    @field_validator(
+        "run_timeout_seconds", "thread_ttl_minutes", "prune_interval_seconds", mode="before"
+    )
     @classmethod
     def _no_limit(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
@@ -354,6 +501,20 @@ def _host_pattern(name: str) -> str:
     if not _HOST_NAME.match(lowered):
         raise ValueError(
             f"GW_ALLOWED_HOSTS: {name!r} is not a host name, `*.domain` or IP address "
+            "(no scheme, port or path)"
+        )
+    return lowered
+
+
+def _webhook_destination(entry: str) -> str:
+    """A GW_WEBHOOK_ALLOW entry, lower-cased: a host name, ``*.domain``, address or network."""
+    lowered = entry.lower().removesuffix(".")
+    unbracketed = lowered.removeprefix("[").removesuffix("]")
+    with contextlib.suppress(ValueError):
+        return str(ipaddress.ip_network(unbracketed, strict=False))
+    if lowered == "*" or not _HOST_NAME.match(lowered):
+        raise ValueError(
+            f"GW_WEBHOOK_ALLOW: {entry!r} is not a host name, `*.domain`, address or network "
             "(no scheme, port or path)"
         )
     return lowered

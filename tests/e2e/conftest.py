@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, sync_playwright
 
 from tests.integration.conftest import create_database, database_url
 from tests.integration.service.conftest import (
@@ -138,10 +138,14 @@ def page(context: BrowserContext) -> Iterator[Page]:
     assert not errors, errors
 
 
-def screenshot(page: Page, servers: Servers, name: str) -> None:
-    """Save a full-page screenshot as a test artifact (and to GW_CONSOLE_SCREENSHOTS)."""
+def screenshot(page: Page, servers: Servers, name: str, part: Locator | None = None) -> None:
+    """Save a full-page screenshot (or of ``part`` only) as a test artifact (and to
+    GW_CONSOLE_SCREENSHOTS)."""
     target = servers.shots / f"{name}.png"
-    page.screenshot(path=str(target), full_page=True)
+    if part is not None:
+        part.screenshot(path=str(target))
+    else:
+        page.screenshot(path=str(target), full_page=True)
     extra = os.environ.get("GW_CONSOLE_SCREENSHOTS")
     if extra:
         Path(extra).mkdir(parents=True, exist_ok=True)

@@ -74,3 +74,25 @@ async def pool(database_url: str) -> AsyncIterator[Pool]:
 def tenant() -> str:
     """A tenant id no other test uses, so tests sharing the database stay apart."""
     return f"t-{secrets.token_hex(4)}"
+
+
+@pytest.fixture(scope="module")
+async def module_database_url(create_database: CreateDatabase) -> str:
+    """A database of the test module's own.
+
+    For modules whose tests leave runs queued or deliveries due and expect them to stay
+    so: in the session's database, a live server started by another module (its workers
+    claim every tenant's queued runs) would take them.
+    """
+    return await create_database()
+
+
+@pytest.fixture(scope="module")
+async def module_pool(module_database_url: str) -> AsyncIterator[Pool]:
+    """Pool on :func:`module_database_url` with graphwright's migrations applied."""
+    opened = await open_pool(module_database_url, min_size=1, max_size=8)
+    try:
+        await apply_migrations(opened)
+        yield opened
+    finally:
+        await opened.close()

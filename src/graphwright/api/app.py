@@ -14,6 +14,7 @@ from graphwright.api.hosts import HostCheck, allowed_hosts
 from graphwright.api.limits import BodyLimit
 from graphwright.api.openapi import install_problem_docs
 from graphwright.api.problems import install_problem_handlers
+from graphwright.api.ratelimit import install_request_limits, limit_requests
 from graphwright.registry import Registry
 from graphwright.runtime.process import open_runtime
 from graphwright.settings import Settings
@@ -57,7 +58,8 @@ def create_app(
     check_exposure(settings)
     access = Access(settings)
     app = FastAPI(
-        dependencies=[Depends(guard)],
+        # In order: authenticate and authorise, then count against the tenant's limit.
+        dependencies=[Depends(guard), Depends(limit_requests)],
         title="graphwright",
         version="0.1.0",
         description="LangGraph Server API for JSON workflows, plus workflows and approvals.",
@@ -67,6 +69,7 @@ def create_app(
     )
     app.state.access = access
     install_problem_handlers(app)
+    install_request_limits(app, settings.api_rate_limit)
     install_problem_docs(app)
     from graphwright.api.routes import (
         approvals,
@@ -78,12 +81,22 @@ def create_app(
         threads,
         workflows,
     )
+    from graphwright.api.routes import crons as cron_routes
     from graphwright.api.routes import secrets as secret_routes
+    from graphwright.api.routes import store as store_routes
 
     for module in (assistants, threads, runs, workflows, approvals, ops, health):
         app.include_router(module.router)
+    from graphwright.api.routes import thread_hygiene
+
+    app.include_router(thread_hygiene.router)
     app.include_router(secret_routes.router)
     app.include_router(keys.router)
+    app.include_router(cron_routes.router)
+    from graphwright.api.routes import webhooks as webhook_routes
+
+    app.include_router(webhook_routes.router)
+    app.include_router(store_routes.router)
     from graphwright.console import install_console
 
     install_console(app)

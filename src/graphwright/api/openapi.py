@@ -11,6 +11,8 @@ schema (:func:`with_problem_responses`, applied by the routers' route class):
 - 404: routes whose path names something (``*.not_found``, or ``route.not_found``),
 - 503 with ``Retry-After``: routes that use the services (``db.unavailable``,
   ``stream.limit``),
+- 429 with ``Retry-After``: routes that count against the tenant's request limit
+  (every authenticated route but ``/metrics``, when ``GW_API_RATE_LIMIT`` is set),
 - and every 4xx/5xx a route declares itself in ``responses=`` (409 ``run.busy``,
   404 ``workflow.not_found`` of a body field, ...), with the route's description.
 
@@ -27,7 +29,7 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from graphwright.api.access import PUBLIC, RULES
+from graphwright.api.access import METRICS, PUBLIC, RULES
 from graphwright.api.deps import get_services
 from graphwright.api.problems import PROBLEM_JSON
 
@@ -82,6 +84,8 @@ _DESCRIPTIONS: Final[dict[int, str]] = {
     403: "The caller lacks the role this needs (`auth.forbidden`).",
     409: "Conflicts with what is stored.",
     413: "The body is larger than `GW_MAX_BODY_BYTES` (`request.too_large`).",
+    429: "The tenant made more requests than `GW_API_RATE_LIMIT` allows "
+    "(`rate_limit.exceeded`); retry after `Retry-After`.",
     422: "The request does not fit the operation: `request.invalid` (a problem per field), "
     "`request.invalid_text`, `request.too_deep`.",
     503: "Unavailable right now (`db.unavailable`, `stream.limit`); retry after `Retry-After`.",
@@ -143,6 +147,8 @@ def problem_statuses(route: APIRoute) -> list[int]:
     rules = [RULES.get((method, route.path)) for method in route.methods or ()]
     if any(rule is not None and rule.role != PUBLIC for rule in rules):
         statuses |= {401, 403}  # when authentication is on (GW_AUTH)
+    if any(rule is not None and rule.role not in (PUBLIC, METRICS) for rule in rules):
+        statuses.add(429)  # when GW_API_RATE_LIMIT is set
     return sorted(statuses)
 
 
@@ -157,7 +163,7 @@ def _problem_response(status: int, description: str | None) -> dict[str, Any]:
         "description": description or _DESCRIPTIONS.get(status, "A problem."),
         "content": {PROBLEM_JSON: {"schema": {"$ref": _REF + "Problem"}}},
     }
-    if status == 503:
+    if status in (429, 503):
         response["headers"] = {"Retry-After": _RETRY_AFTER}
     return response
 

@@ -47,7 +47,11 @@ class RunCreateBody(_Body):
     on_completion: Literal["delete", "keep"] | None = None
     after_seconds: float | None = Field(default=None, ge=0, le=31_536_000)
     durability: Literal["sync", "async", "exit"] | None = None
-    webhook: None = Field(default=None, description="Not supported: must be null.")
+    webhook: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="http(s) URL POSTed the run's result, signed, when the run ends.",
+    )
 
     def to_request(self, *, stateless: bool = False) -> RunRequest:
         """The service-level request."""
@@ -77,6 +81,7 @@ class RunCreateBody(_Body):
             on_completion=self.on_completion or "delete",
             after_seconds=self.after_seconds or 0,
             durability=self.durability,
+            webhook=self.webhook,
         )
 
 
@@ -102,6 +107,7 @@ def run_json(run: RunRecord) -> dict[str, Any]:
             "stream_mode": list(payload.stream_mode),
             "interrupt_before": payload.interrupt_before,
             "interrupt_after": payload.interrupt_after,
+            "webhook": payload.webhook,
         },
         "attempts": run.attempts,
         "error": run.error,

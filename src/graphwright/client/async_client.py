@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator
 from types import TracebackType
-from typing import Any, Literal, TypeVar, Unpack
+from typing import TypeVar
 
 import httpx
 
-from graphwright.client import calls
-from graphwright.client.async_resources import (
-    AsyncApprovals,
-    AsyncHealthChecks,
-    AsyncOperations,
-    AsyncRuns,
-    AsyncThreads,
-    AsyncWorkflows,
-)
-from graphwright.client.calls import Call, RunOptions, StreamMode
+from graphwright.client.calls import Call
+from graphwright.client.core import ClientCore, StreamView
+from graphwright.client.endpoints import Awaiting
 from graphwright.client.errors import GraphwrightConnectionError, NotFoundError, error_from_response
 from graphwright.client.models import StreamEvent
-from graphwright.client.retry import Backoff, RetryPolicy
 from graphwright.client.sse import SSEDecoder
 from graphwright.client.streams import StreamSession
 
@@ -30,57 +22,25 @@ __all__ = ["AsyncClient", "AsyncEventStream"]
 T = TypeVar("T")
 
 
-class AsyncClient:
+class AsyncClient(ClientCore[Awaiting, "AsyncEventStream", httpx.AsyncBaseTransport]):
     """Async client for graphwright's own endpoints and the run and stream calls a UI needs.
 
-    Use it for workflows (validate, publish, versions, graph), the approvals
-    inbox, health, and streams that resume by themselves after a dropped
-    connection. The official ``langgraph-sdk`` keeps working against the same
-    server for everything it covers (assistants, thread history, state updates,
-    crons...): use it where you already do.
-
-    Args:
-        base_url: The server, e.g. ``http://127.0.0.1:8123``.
-        api_key: Sent as ``X-Api-Key``.
-        bearer_token: Sent as ``Authorization: Bearer <token>``.
-        timeout: Seconds for connecting and for each read (``wait``/``join`` wait longer).
-        retries: Times a request is sent again after a connection failure (never after 4xx).
-        headers: Extra headers for every request.
-        reconnect_attempts: Consecutive failed attempts before a stream raises ``StreamError``.
-        backoff: Base delay in seconds between attempts (doubling, with jitter, up to 5 s).
-        transport: An httpx transport (tests, proxies).
+    Methods are coroutines; streams are async iterators. Arguments: see ``__init__``.
     """
 
-    def __init__(
+    _http: httpx.AsyncClient
+
+    def _connect(
         self,
         base_url: str,
         *,
-        api_key: str | None = None,
-        bearer_token: str | None = None,
-        timeout: float = 30.0,
-        retries: int = 3,
-        headers: Mapping[str, str] | None = None,
-        reconnect_attempts: int = 8,
-        backoff: float = 0.25,
-        transport: httpx.AsyncBaseTransport | None = None,
+        headers: dict[str, str],
+        timeout: float,
+        transport: httpx.AsyncBaseTransport | None,
     ) -> None:
-        self._timeout = timeout
-        self._policy = RetryPolicy(retries, Backoff(backoff))
-        self._reconnect_attempts = reconnect_attempts
         self._http = httpx.AsyncClient(
-            base_url=base_url,
-            headers=calls.client_headers(
-                api_key=api_key, bearer_token=bearer_token, headers=headers
-            ),
-            timeout=timeout,
-            transport=transport,
+            base_url=base_url, headers=headers, timeout=timeout, transport=transport
         )
-        self.workflows = AsyncWorkflows(self)
-        self.approvals = AsyncApprovals(self)
-        self.health = AsyncHealthChecks(self)
-        self.ops = AsyncOperations(self)
-        self.runs = AsyncRuns(self)
-        self.threads = AsyncThreads(self)
 
     async def aclose(self) -> None:
         """Close the connections."""
@@ -108,127 +68,23 @@ class AsyncClient:
         while True:
             attempt += 1
             try:
-                response = await self._http.request(
-                    call.method,
-                    call.path,
-                    params=tuple(call.params) if call.params is not None else None,
-                    json=call.json,
-                    content=call.content,
-                    headers={"Content-Type": "application/json"} if call.content else None,
-                    timeout=self._call_timeout(call),
-                )
+                response = await self._http.request(**self._request(call))
             except httpx.TransportError as exc:
-                delay = self._policy.after_error(exc, attempt=attempt, idempotent=call.idempotent)
-                if delay is None:
-                    raise GraphwrightConnectionError(
-                        f"{call.method} {call.path} failed: {exc!r}"
-                    ) from exc
-                await asyncio.sleep(delay)
+                await asyncio.sleep(self._delay_after_error(call, exc, attempt))
                 continue
-            if not response.is_error or call.accepts(response):
-                return call.parse(response)
-            delay = self._policy.after_status(
-                response.status_code, attempt=attempt, idempotent=call.idempotent
-            )
+            delay = self._delay_after_response(call, response, attempt)
             if delay is None:
-                raise error_from_response(response)
+                return call.parse(response)
             await asyncio.sleep(delay)
-
-    def _call_timeout(self, call: Call[Any]) -> httpx.Timeout:
-        if call.long_poll:
-            return httpx.Timeout(self._timeout, read=call.read_timeout)
-        return httpx.Timeout(self._timeout)
-
-    # -- streams ---------------------------------------------------------------------
-
-    def stream_run(
-        self,
-        thread_id: str | None,
-        workflow_id: str,
-        *,
-        stream_mode: StreamMode = ("progress",),
-        on_disconnect: Literal["cancel", "continue"] = "continue",
-        **options: Unpack[RunOptions],
-    ) -> AsyncEventStream:
-        """Create a run and stream its events, resuming after dropped connections.
-
-        ``thread_id=None`` runs on a new thread. ``options`` are those of
-        :meth:`AsyncRuns.create` (``input``, ``command``, ``metadata``...). The
-        run id is known (``stream.run_id``) once the server accepted the run.
-        ``on_disconnect="continue"`` keeps the run going while the client reconnects.
-        """
-        body = calls.run_body(
-            workflow_id, stream_mode=stream_mode, on_disconnect=on_disconnect, **options
-        )
-        create = (calls.runs_path(thread_id, "/stream"), body)
-        return self._stream(
-            StreamSession(thread_id=thread_id, create=create, **self._session_options())
-        )
-
-    def follow_run(
-        self,
-        thread_id: str,
-        run_id: str,
-        *,
-        last_event_id: str | None = None,
-        stream_mode: StreamMode | None = None,
-    ) -> AsyncEventStream:
-        """Events of a run after ``last_event_id`` (all without), live until the run ends.
-
-        ``stream_mode`` narrows the run's own modes; ``progress`` can always be
-        asked for, whatever modes the run was created with.
-        """
-        session = StreamSession(
-            thread_id=thread_id,
-            run_id=run_id,
-            last_event_id=last_event_id,
-            stream_mode=stream_mode,
-            **self._session_options(),
-        )
-        return self._stream(session)
-
-    def follow_thread(
-        self,
-        thread_id: str,
-        *,
-        last_event_id: str | None = None,
-        stream_mode: StreamMode | None = None,
-    ) -> AsyncEventStream:
-        """Events of every run of a thread, one run after another, until closed.
-
-        Ids are ``<run_id>:<seq>``; a ``run_done`` event (id ``<run_id>:done``)
-        ends each run. Without ``last_event_id`` it starts with the latest run.
-        ``stream_mode``: run modes such as ``progress``, or ``lifecycle`` (run
-        starts and ends only); default: each run's own modes.
-        """
-        session = StreamSession(
-            thread_id=thread_id,
-            last_event_id=last_event_id,
-            stream_mode=stream_mode,
-            **self._session_options(),
-        )
-        return self._stream(session)
-
-    def _session_options(self) -> dict[str, Any]:
-        return {"attempts": self._reconnect_attempts, "backoff": self._policy.backoff}
 
     def _stream(self, session: StreamSession) -> AsyncEventStream:
         return AsyncEventStream(session, self._events(session))
 
     async def _events(self, session: StreamSession) -> AsyncGenerator[StreamEvent, None]:
-        timeout = httpx.Timeout(self._timeout, read=max(self._timeout, 60.0))
         while True:
-            request = session.request()
             decoder = SSEDecoder()
             try:
-                async with self._http.stream(
-                    request.method,
-                    request.path,
-                    headers=request.headers,
-                    params=request.params,
-                    json=request.json,
-                    timeout=timeout,
-                ) as response:
+                async with self._http.stream(**self._stream_request(session.request())) as response:
                     if response.is_error:
                         await response.aread()
                         delay = session.refused(error_from_response(response))
@@ -248,18 +104,18 @@ class AsyncClient:
 
     async def _run_ended(self, session: StreamSession) -> bool:
         """Whether the followed run ended (False when that cannot be known now)."""
-        if session.thread_id is None or session.run_id is None:
-            return True  # the creation named no run: there is nothing to resume
+        ids = self._ended_run(session)
+        if ids is None:
+            return True
         try:
-            run = await self.send(calls.get_run(session.thread_id, session.run_id))
+            return (await self.runs.get(*ids)).ended
         except NotFoundError:
             return True  # rolled back: its stream is over
         except GraphwrightConnectionError:
             return False  # reconnecting will tell
-        return run.ended
 
 
-class AsyncEventStream:
+class AsyncEventStream(StreamView):
     """An async iterator of :class:`StreamEvent` that reconnects by itself.
 
     After a dropped connection it reconnects with ``Last-Event-ID`` (backoff,
@@ -268,28 +124,8 @@ class AsyncEventStream:
     """
 
     def __init__(self, session: StreamSession, events: AsyncGenerator[StreamEvent, None]) -> None:
-        self._session = session
+        super().__init__(session)
         self._events = events
-
-    @property
-    def thread_id(self) -> str | None:
-        """The thread (known once a stateless creation answered)."""
-        return self._session.thread_id
-
-    @property
-    def run_id(self) -> str | None:
-        """The run followed (None for a thread stream)."""
-        return self._session.run_id
-
-    @property
-    def last_event_id(self) -> str | None:
-        """Id of the last event yielded: resume from it later with ``follow_*``."""
-        return self._session.last_event_id
-
-    @property
-    def reconnects(self) -> int:
-        """How many times the connection was re-established."""
-        return self._session.reconnects
 
     def __aiter__(self) -> AsyncEventStream:
         return self

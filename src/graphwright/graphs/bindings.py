@@ -2,8 +2,8 @@
 
 A stored version was validated in full when it was published, and neither its
 document nor its pinned subworkflows change afterwards. What can change is the
-process that loads it: a function, crew, tool or LLM removed from the registry
-(or a function's signature changed), crewai no longer installed. These checks
+process that loads it: a function, crew, tool, LLM or rate limit removed from the
+registry (or a function's signature changed), crewai no longer installed. These checks
 cover exactly that, with the problem codes full validation uses, so loading a
 stored version repeats them and nothing else.
 """
@@ -30,6 +30,7 @@ __all__ = [
     "WorkflowResolver",
     "check_bindings",
     "function_ref_problems",
+    "rate_limit_problems",
     "unknown_subworkflow",
 ]
 
@@ -57,6 +58,8 @@ def check_bindings(
             inner, where, ctx = node.node, where + "/node", MAP_CONTEXT
         else:
             inner, ctx = node, FUNCTION_CONTEXT
+        if isinstance(inner, FunctionNodeSpec | CrewNodeSpec | SubworkflowNodeSpec):
+            problems.extend(rate_limit_problems(inner, where, registry))
         if isinstance(inner, FunctionNodeSpec):
             problems.extend(function_ref_problems(inner, where, ctx, registry))
         elif isinstance(inner, CrewNodeSpec):
@@ -125,3 +128,25 @@ def unknown_subworkflow(node: SubworkflowNodeSpec, where: str) -> Problem:
         where + "/workflow",
         f"workflow '{node.workflow}'{version} is not published",
     )
+
+
+def rate_limit_problems(
+    node: FunctionNodeSpec | CrewNodeSpec | SubworkflowNodeSpec, where: str, registry: Registry
+) -> list[Problem]:
+    """The ``rate_limit.unknown`` problem of a node naming an undeclared rate limit, if any."""
+    from graphwright.graphs.validate import suggest
+
+    name = node.rate_limit
+    if name is None or registry.has_rate_limit(name):
+        return []
+    declared = registry.rate_limit_names()
+    known = f"declared: {', '.join(declared)}" if declared else "none is declared"
+    return [
+        Problem(
+            "rate_limit.unknown",
+            where + "/rate_limit",
+            f"no rate limit is declared as '{name}' ({known}; the operator declares them "
+            "in GW_RATE_LIMITS or the registry)",
+            suggest(name, declared),
+        )
+    ]

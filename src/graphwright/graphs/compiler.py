@@ -42,6 +42,7 @@ from graphwright.nodes.crew import CrewCall
 from graphwright.nodes.function import FunctionCall
 from graphwright.nodes.map import MapFanOut, MapLimiter, gather_name, item_name
 from graphwright.nodes.policies import attempt_of, guard, retry_policy
+from graphwright.nodes.rate_limit import turn_of
 from graphwright.nodes.runners import (
     ApprovalNode,
     CrewNode,
@@ -378,6 +379,7 @@ def _subworkflow_node(name: str, spec: SubworkflowNodeSpec, call: SubworkflowCal
             attempt=attempt_of(runtime),
             retry=spec.retry,
             secrets=secret_source(runtime),
+            rate_limit=turn_of(runtime, spec.rate_limit),
         )
 
     subworkflow_node.__name__ = name
@@ -407,6 +409,7 @@ def _map_subworkflow_worker(
                 attempt=attempt_of(runtime),
                 retry=inner.retry,
                 secrets=secret_source(runtime),
+                rate_limit=turn_of(runtime, inner.rate_limit),
             ),
         )
 

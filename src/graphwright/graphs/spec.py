@@ -99,6 +99,14 @@ class _PolicyMixin(_Spec):
     timeout: float | None = Field(
         default=None, gt=0, le=86400, description="Seconds one attempt may take."
     )
+    rate_limit: str | None = Field(
+        default=None,
+        pattern=REGISTRY_NAME,
+        description=(
+            "Declared rate limit (GW_RATE_LIMITS or the registry) each attempt waits on "
+            "before it starts; in a map, each item. Waiting is not a failure."
+        ),
+    )
 
 
 class FunctionNodeSpec(_NodeBase, _PolicyMixin):

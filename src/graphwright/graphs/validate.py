@@ -21,6 +21,7 @@ from graphwright.graphs.bindings import (
     MAP_CONTEXT,
     WorkflowResolver,
     function_ref_problems,
+    rate_limit_problems,
     unknown_subworkflow,
 )
 from graphwright.graphs.crew_checks import check_crew
@@ -410,6 +411,10 @@ class _Checker:
             self.check_map(node, where)
         elif isinstance(node, CrewNodeSpec):
             check_crew(self, node, where, FUNCTION_CONTEXT, in_map=False)
+        inner = node.node if isinstance(node, MapNodeSpec) else node
+        if self.registry is not None and not isinstance(inner, ApprovalNodeSpec):
+            inner_where = where + "/node" if isinstance(node, MapNodeSpec) else where
+            self.problems.extend(rate_limit_problems(inner, inner_where, self.registry))
 
     def check_function(self, node: FunctionNodeSpec, where: str, ctx: frozenset[str]) -> None:
         for key, source in (node.inputs or {}).items():

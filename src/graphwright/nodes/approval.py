@@ -122,15 +122,24 @@ def parse_decision(answer: Any, spec: ApprovalNodeSpec, state: CompiledState) ->
         raise ApprovalError("only an 'edit' decision may carry edits", code="approval.invalid_edit")
     checked: dict[str, Any] = {}
     for field, value in edits.items():
+        at = f"/edits/{field.replace('~', '~0').replace('/', '~1')}"
         if field not in spec.editable:
             raise ApprovalError(
                 f"field '{field}' is not editable here (editable: {', '.join(spec.editable)})",
                 code="approval.invalid_edit",
+                details={"problems": [{"pointer": at, "message": "not editable"}]},
             )
         try:
             checked[field] = state.validate_value(field, value)
         except InvalidInputError as exc:
-            raise ApprovalError(exc.message, code="approval.invalid_edit") from exc
+            # Each problem points into the request body (/edits/<field>/...), for inline display.
+            problems = [
+                {**problem, "pointer": "/edits" + str(problem.get("pointer", f"/{field}"))}
+                for problem in exc.details.get("problems", [])
+            ]
+            raise ApprovalError(
+                exc.message, code="approval.invalid_edit", details={"problems": problems}
+            ) from exc
     return {"decision": decision, "comment": comment, "by": by, "edits": checked}
 
 

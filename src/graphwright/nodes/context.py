@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
 
 from graphwright.redaction import Redactor
 from graphwright.state.model import INPUT_CHANNEL
+
+if TYPE_CHECKING:
+    from graphwright.nodes.rate_limit import RateLimitGate
 
 __all__ = [
     "RunContext",
@@ -62,12 +65,15 @@ class RunContext:
             API's ``context``; ``Engine.run(..., context=...)``).
         secrets: The run's tenant secrets (function nodes get them through a
             ``secrets`` parameter); None outside the engine.
+        rate_limits: Where nodes with a ``rate_limit`` wait for their turn; None
+            outside the engine (no limiting).
     """
 
     tenant: str = ""
     run_id: str = ""
     values: dict[str, Any] = field(default_factory=dict)
     secrets: SecretSource | None = field(default=None, repr=False)
+    rate_limits: RateLimitGate | None = field(default=None, repr=False)
 
     def get(self, key: str, default: Any = None) -> Any:
         """One value of the client's context (``default`` when absent)."""

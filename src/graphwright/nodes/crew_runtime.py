@@ -8,10 +8,12 @@ on the first crew run. A crew runs in a worker thread (crewai's
 
 - ``crew.started``: crew label, agent roles, number of tasks, process;
 - ``crew.agent_step``: an agent's step (``kind`` ``tool_call`` or ``final_answer``,
-  its thought, the tool and input it chose, or its answer), from step callbacks;
+  its thought, the tool and input it chose, or its answer), from step callbacks,
+  with ``tokens``: the crew's total tokens so far;
 - ``crew.tool_used``: a tool call with input, output or error, from crewai's event
   bus (its handlers run on crewai's own threads, so these may interleave with steps);
-- ``crew.task_completed``: a task's agent, index, output and ``tasks_done``/``tasks_total``;
+- ``crew.task_completed``: a task's agent, index, output, ``tasks_done``/``tasks_total``
+  and ``tokens`` so far;
 - ``crew.usage``: ``tokens`` (total), prompt and completion tokens, requests,
   ``duration_ms`` and ``status`` (``completed``, ``failed``, ``cancelled`` or
   ``interrupted``).
@@ -320,6 +322,7 @@ class _Observer:
             )
         else:
             return  # tool results arrive as crew.tool_used
+        payload["tokens"] = self.tokens_so_far()["total_tokens"]
         self.emit("crew.agent_step", payload)
 
     def task_completed(self, output: Any) -> None:
@@ -337,6 +340,7 @@ class _Observer:
                 "output": _cut(getattr(output, "raw", "") or ""),
                 "tasks_done": done,
                 "tasks_total": self.tasks_total,
+                "tokens": self.tokens_so_far()["total_tokens"],
             },
         )
 
@@ -366,13 +370,18 @@ class _Observer:
         if self.crew is not None:
             self.report_usage(self.crew, "cancelled")
 
-    def report_usage(self, crew: Any, status: str) -> dict[str, int | float]:
-        """Tokens since :meth:`attach` and the duration; reported once (``crew.usage``)."""
+    def tokens_so_far(self, crew: Any = None) -> dict[str, int]:
+        """Tokens and requests of the crew's LLMs since :meth:`attach`."""
         totals = dict.fromkeys(USAGE_KEYS[:-1], 0)
-        for llm in _llms(crew):
+        for llm in _llms(crew if crew is not None else self.crew):
             before = self._baseline.get(id(llm), {})
             for key, value in _counts(llm).items():
                 totals[key] += max(value - before.get(key, 0), 0)
+        return totals
+
+    def report_usage(self, crew: Any, status: str) -> dict[str, int | float]:
+        """Tokens since :meth:`attach` and the duration; reported once (``crew.usage``)."""
+        totals = self.tokens_so_far(crew)
         usage: dict[str, int | float] = {
             **totals,
             "duration_ms": round((time.monotonic() - self.started) * 1000, 3),

@@ -13,6 +13,7 @@ from graphwright.errors import GraphwrightError, NodeExecutionError
 from graphwright.graphs.spec import RetrySpec
 from graphwright.nodes.context import SecretSource, redactor_of
 from graphwright.nodes.progress import emit
+from graphwright.nodes.rate_limit import Turn
 
 __all__ = ["NON_RETRIED_PREFIXES", "attempt_of", "guard", "retry_policy", "retryable"]
 
@@ -74,8 +75,12 @@ async def guard(
     attempt: int = 1,
     retry: RetrySpec | None = None,
     secrets: SecretSource | None = None,
+    rate_limit: Turn | None = None,
 ) -> T:
     """Run one node attempt with its timeout, turning failures into coded errors.
+
+    With ``rate_limit``, the attempt first waits for its turn under the node's
+    named limit: outside the timeout, and never a failure (nor a used attempt).
 
     Interrupts (``GraphBubbleUp``) pass through untouched. A graphwright error
     keeps its code and gains the node name; any other exception becomes
@@ -89,6 +94,8 @@ async def guard(
     without the original exception chained, since LangGraph stores its ``repr``
     in the checkpoint and a logged traceback would print the chain.
     """
+    if rate_limit is not None:
+        await rate_limit.wait()
     try:
         if seconds is None:
             return await call()

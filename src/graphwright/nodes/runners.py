@@ -15,6 +15,7 @@ from graphwright.nodes.crew import CrewCall
 from graphwright.nodes.function import FunctionCall
 from graphwright.nodes.map import MapLimiter
 from graphwright.nodes.policies import attempt_of, guard
+from graphwright.nodes.rate_limit import turn_of
 from graphwright.state.model import INPUT_CHANNEL, CompiledState
 
 __all__ = ["ApprovalNode", "CrewNode", "FunctionNode", "MapCrewItem", "MapFunctionItem", "Noop"]
@@ -52,6 +53,7 @@ class FunctionNode:
             attempt=attempt_of(runtime),
             retry=self.retry,
             secrets=secrets,
+            rate_limit=turn_of(runtime, call.spec.rate_limit),
         )
 
 
@@ -108,14 +110,28 @@ class MapFunctionItem:
             )
             return call.to_update(self.name, result, secrets=secrets)
 
-        tries = attempt_of(runtime)
+        tries, turn = attempt_of(runtime), turn_of(runtime, call.spec.rate_limit)
         if self.limiter is None:
             return await guard(
-                self.name, self.timeout, attempt, attempt=tries, retry=self.retry, secrets=secrets
+                self.name,
+                self.timeout,
+                attempt,
+                attempt=tries,
+                retry=self.retry,
+                secrets=secrets,
+                rate_limit=turn,
             )
+        # The item waits for its rate-limit turn holding its concurrency slot, so a
+        # turn taken is used at once (never saved up while slots are full).
         async with self.limiter.for_task(config):
             return await guard(
-                self.name, self.timeout, attempt, attempt=tries, retry=self.retry, secrets=secrets
+                self.name,
+                self.timeout,
+                attempt,
+                attempt=tries,
+                retry=self.retry,
+                secrets=secrets,
+                rate_limit=turn,
             )
 
 
@@ -148,6 +164,7 @@ class CrewNode:
             attempt=attempt_of(runtime),
             retry=self.retry,
             secrets=secret_source(runtime),
+            rate_limit=turn_of(runtime, call.spec.rate_limit),
         )
 
 
@@ -176,13 +193,26 @@ class MapCrewItem:
             return await call.run(await call.evaluate(payload))
 
         tries, secrets = attempt_of(runtime), secret_source(runtime)
+        turn = turn_of(runtime, call.spec.rate_limit)
         if self.limiter is None:
             return await guard(
-                call.name, self.timeout, attempt, attempt=tries, retry=self.retry, secrets=secrets
+                call.name,
+                self.timeout,
+                attempt,
+                attempt=tries,
+                retry=self.retry,
+                secrets=secrets,
+                rate_limit=turn,
             )
         async with self.limiter.for_task(config):
             return await guard(
-                call.name, self.timeout, attempt, attempt=tries, retry=self.retry, secrets=secrets
+                call.name,
+                self.timeout,
+                attempt,
+                attempt=tries,
+                retry=self.retry,
+                secrets=secrets,
+                rate_limit=turn,
             )
 
 

@@ -1,6 +1,7 @@
 """Allow-listed node implementations; see :class:`Registry`."""
 
 from graphwright.registry.llms import LLMConfig, register_llms
+from graphwright.registry.rate_limits import RateLimit, parse_rate_limit, parse_rate_limits
 from graphwright.registry.registry import (
     CrewEntry,
     FunctionEntry,
@@ -13,8 +14,11 @@ __all__ = [
     "CrewEntry",
     "FunctionEntry",
     "LLMConfig",
+    "RateLimit",
     "Registry",
     "ToolEntry",
     "load_registry_modules",
+    "parse_rate_limit",
+    "parse_rate_limits",
     "register_llms",
 ]

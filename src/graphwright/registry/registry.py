@@ -4,7 +4,8 @@ A document names entries by dotted name (``discovery.classify_asset``). Only
 names registered here resolve; a document can never name an import path.
 Besides functions, it holds CrewAI crew factories, the tools inline crews may
 give their agents, and the LLMs they may use (named here, never configured in
-a document). Registering crews, tools or LLMs never imports ``crewai``.
+a document). Registering crews, tools or LLMs never imports ``crewai``. It also
+holds the named rate limits nodes may wait on (``"rate_limit": "crm_api"``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from graphwright.errors import ConfigurationError, RegistryError
 from graphwright.registry.llms import apply_crewai_privacy_defaults, register_llms
+from graphwright.registry.rate_limits import RateLimit, parse_rate_limit
 
 if TYPE_CHECKING:
     from graphwright.registry.llms import LLMConfig
@@ -29,7 +31,7 @@ __all__ = ["CrewEntry", "FunctionEntry", "Registry", "ToolEntry", "load_registry
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 F = TypeVar("F", bound=Callable[..., Any])
-Kind = Literal["function", "crew", "tool", "llm"]
+Kind = Literal["function", "crew", "tool", "llm", "rate_limit"]
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ class Registry:
         self._crews: dict[str, CrewEntry] = {}
         self._tools: dict[str, ToolEntry] = {}
         self._llms: dict[str, Callable[[], Any]] = {}
+        self._rate_limits: dict[str, RateLimit] = {}
 
     def function(self, name: str) -> Callable[[F], F]:
         """Decorator registering a sync or async function under ``name``.
@@ -349,12 +352,74 @@ class Registry:
         """Registered LLM names, sorted."""
         return sorted(self._llms)
 
+    def add_rate_limit(self, name: str, limit: str | RateLimit) -> RateLimit:
+        """Declare the rate limit ``name`` that nodes may name in ``"rate_limit"``.
+
+        ``limit`` is the text form (``"10/second burst 20"``, ``"100/minute per tenant"``;
+        see :mod:`graphwright.registry.rate_limits`) or a :class:`RateLimit`. Declaring
+        a name again with the same limit does nothing.
+
+        Raises:
+            RegistryError: ``registry.invalid_rate_limit`` for a malformed limit,
+                ``registry.duplicate_name`` for a name declared with another limit.
+        """
+        try:
+            parsed = parse_rate_limit(name, limit) if isinstance(limit, str) else limit
+        except ValueError as exc:
+            raise RegistryError(str(exc), code="registry.invalid_rate_limit") from None
+        if not isinstance(parsed, RateLimit) or parsed.name != name:
+            raise RegistryError(
+                f"rate limit '{name}': give the limit as text or a RateLimit named '{name}'",
+                code="registry.invalid_rate_limit",
+            )
+        if self._rate_limits.get(name) == parsed:
+            return parsed
+        self._check_name(name, "rate_limit")
+        self._rate_limits[name] = parsed
+        return parsed
+
+    def declare_rate_limits(self, limits: Iterable[RateLimit]) -> None:
+        """Declare every limit (from ``GW_RATE_LIMITS``); see :meth:`add_rate_limit`.
+
+        Raises:
+            RegistryError: ``registry.duplicate_name`` when a name is already
+                declared with another limit.
+        """
+        for limit in limits:
+            self.add_rate_limit(limit.name, limit)
+
+    def has_rate_limit(self, name: str) -> bool:
+        """Whether ``name`` is a declared rate limit."""
+        return name in self._rate_limits
+
+    def get_rate_limit(self, name: str) -> RateLimit:
+        """Return the rate limit declared as ``name``.
+
+        Raises:
+            RegistryError: ``registry.unknown_name``.
+        """
+        try:
+            return self._rate_limits[name]
+        except KeyError:
+            raise RegistryError(
+                f"no rate limit is declared as '{name}'", code="registry.unknown_name"
+            ) from None
+
+    def rate_limit_names(self) -> list[str]:
+        """Declared rate limit names, sorted."""
+        return sorted(self._rate_limits)
+
+    def rate_limits(self) -> dict[str, RateLimit]:
+        """Every declared rate limit by name (a copy)."""
+        return dict(self._rate_limits)
+
     def _table(self, kind: Kind) -> dict[str, Any]:
         tables: dict[str, dict[str, Any]] = {
             "function": self._functions,
             "crew": self._crews,
             "tool": self._tools,
             "llm": self._llms,
+            "rate_limit": self._rate_limits,
         }
         return tables[kind]
 
@@ -391,15 +456,18 @@ class Registry:
         return sorted(self._functions)
 
     def merge(self, other: Registry) -> None:
-        """Add every entry (functions, crews, tools, LLMs) of ``other``.
+        """Add every entry (functions, crews, tools, LLMs, rate limits) of ``other``.
+
+        A rate limit both declare alike is no clash.
 
         Raises:
             RegistryError: ``registry.duplicate_name`` on a clash.
         """
-        kinds: tuple[Kind, ...] = ("function", "crew", "tool", "llm")
+        kinds: tuple[Kind, ...] = ("function", "crew", "tool", "llm", "rate_limit")
         for kind in kinds:
-            for name in other._table(kind):
-                self._check_name(name, kind)
+            for name, entry in other._table(kind).items():
+                if kind != "rate_limit" or self._rate_limits.get(name) != entry:
+                    self._check_name(name, kind)
         for kind in kinds:
             self._table(kind).update(other._table(kind))
 
@@ -412,8 +480,9 @@ def load_registry_modules(
     registry: Registry | None = None,
     *,
     llms: Mapping[str, LLMConfig | Mapping[str, Any]] | None = None,
+    rate_limits: Iterable[RateLimit] = (),
 ) -> Registry:
-    """Fill a registry from operator-configured modules (and LLMs from settings).
+    """Fill a registry from operator-configured modules (LLMs and rate limits from settings).
 
     Each item is a module name (``myteam.nodes``) or a path to a ``.py`` file. The
     module must define ``register(registry: Registry) -> None``. These names come
@@ -430,6 +499,7 @@ def load_registry_modules(
     apply_crewai_privacy_defaults()
     if llms:
         register_llms(registry, llms)
+    registry.declare_rate_limits(rate_limits)
     for item in modules:
         module = _import(item)
         register = getattr(module, "register", None)

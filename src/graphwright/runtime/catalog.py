@@ -11,10 +11,12 @@ Each publish and each load fetches every subworkflow once.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.store.base import BaseStore
 
 from graphwright.errors import NotFoundError, Problem, WorkflowValidationError
 from graphwright.graphs.checked import CheckedWorkflow, check_document, check_published
@@ -31,11 +33,21 @@ MAX_SUBWORKFLOW_DEPTH = 16
 
 
 class LoadedWorkflow:
-    """A compiled workflow version with one LangGraph graph per checkpoint saver."""
+    """A compiled workflow version with one LangGraph graph per checkpoint saver.
 
-    def __init__(self, published: PublishedWorkflow, compiled: CompiledWorkflow) -> None:
+    ``store`` (the tenant's Store, if any) is what node code gets from ``get_store()``.
+    """
+
+    def __init__(
+        self,
+        published: PublishedWorkflow,
+        compiled: CompiledWorkflow,
+        *,
+        store: BaseStore | None = None,
+    ) -> None:
         self.published = published
         self.compiled = compiled
+        self.store = store
         self._graphs: dict[int, CompiledStateGraph[Any, Any, Any, Any]] = {}
 
     @property
@@ -52,16 +64,27 @@ class LoadedWorkflow:
             base = self._graphs.get(0)
             if base is None:
                 base = self._graphs[0] = self.compiled.graph(None)
-            graph = self._graphs[key] = base.copy(update={"checkpointer": saver})
+            graph = self._graphs[key] = base.copy(
+                update={"checkpointer": saver, "store": self.store}
+            )
         return graph
 
 
 class Catalog:
     """Publishes, loads and compiles workflows for the engine."""
 
-    def __init__(self, store: WorkflowStore, registry: Registry, *, cache_size: int) -> None:
+    def __init__(
+        self,
+        store: WorkflowStore,
+        registry: Registry,
+        *,
+        cache_size: int,
+        tenant_store: Callable[[str], BaseStore] | None = None,
+    ) -> None:
+        """``tenant_store(tenant)`` makes the Store a tenant's graphs are bound to."""
         self.store = store
         self.registry = registry
+        self.tenant_store = tenant_store
         self._cache: OrderedDict[tuple[str, str, int], LoadedWorkflow] = OrderedDict()
         self._cache_size = cache_size
 
@@ -148,7 +171,9 @@ class Catalog:
         if checked is None:
             raise WorkflowValidationError(problems, workflow_id=published.workflow_id)
         compiled = compile_workflow(checked, registry=self.registry)
-        loaded = LoadedWorkflow(published, compiled)
+        # The cache is per tenant, so each tenant's graphs carry that tenant's Store.
+        tenant_store = self.tenant_store(tenant) if self.tenant_store is not None else None
+        loaded = LoadedWorkflow(published, compiled, store=tenant_store)
         self._cache[(tenant, workflow_id, published.version)] = loaded
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)

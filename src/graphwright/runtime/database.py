@@ -6,18 +6,18 @@ import asyncio
 import logging
 import os
 import socket
-import subprocess
 import time
 import uuid
-import warnings
-from pathlib import Path
-from types import ModuleType, TracebackType
-from typing import Self
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
 
 from graphwright.errors import ConfigurationError
 from graphwright.settings import Settings
 from graphwright.store.migrations import apply_migrations
 from graphwright.store.pool import OUTAGE_ERRORS, Pool, open_pool
+
+if TYPE_CHECKING:
+    from graphwright.runtime.embedded import EmbeddedLease, ReleaseOutcome
 
 log = logging.getLogger("graphwright.database")
 
@@ -25,6 +25,12 @@ __all__ = ["OWNER_SETTING", "Database", "process_owner"]
 
 OWNER_SETTING = "gw.owner"
 """Connection setting naming the lease owner whose checkpoint writes the fence allows."""
+
+
+_LEFT_RUNNING = {
+    "in_use": "another graphwright process uses it",
+    "kept": "`graphwright db start` keeps it (`graphwright db stop` stops it)",
+}
 
 
 def process_owner() -> str:
@@ -37,8 +43,9 @@ class Database:
 
     With ``settings.database_url`` set, it connects there. Without it, it starts
     (or reuses) an embedded PostgreSQL from the ``pgserver`` package in
-    ``settings.data_dir / "pg"``; that server keeps running after the process
-    exits, so the next process starts at once and finds the same data.
+    ``settings.data_dir / "pg"`` and holds it while open; :meth:`close` stops
+    that server when no other graphwright process uses it (see
+    :mod:`graphwright.runtime.embedded`; ``graphwright db start`` keeps it).
 
     Use it as an async context manager::
 
@@ -72,6 +79,9 @@ class Database:
         self._pool: Pool | None = None
         self._url: str | None = None
         self._applied: list[str] = []
+        self._lease: EmbeddedLease | None = None
+        self.released: ReleaseOutcome | None = None
+        """What :meth:`close` did with the embedded server (None: not embedded)."""
 
     @property
     def pool(self) -> Pool:
@@ -123,19 +133,31 @@ class Database:
                 f"GW_POOL_MAX_SIZE ({settings.pool_max_size})",
                 details={"pool_min_size": settings.pool_min_size},
             )
-        url = settings.database_url or await _start_embedded(settings.data_dir / "pg")
+        url = settings.database_url
+        if url is None:
+            from graphwright.runtime.embedded import EmbeddedPostgres
+
+            # Starting runs initdb/pg_ctl and may wait for a stopping server: off the loop.
+            self._lease = await asyncio.to_thread(EmbeddedPostgres(settings.data_dir).acquire)
+            url = self._lease.url
         deadline = time.monotonic() + self._wait_seconds
         pause = 0.5
-        while True:
-            try:
-                pool = await self._connect(url)
-                break
-            except ConfigurationError as exc:
-                if exc.code != "db.unavailable" or time.monotonic() + pause > deadline:
-                    raise
-                log.warning("waiting for PostgreSQL (%s); retrying in %.1fs", exc.message, pause)
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, 5.0)
+        try:
+            while True:
+                try:
+                    pool = await self._connect(url)
+                    break
+                except ConfigurationError as exc:
+                    if exc.code != "db.unavailable" or time.monotonic() + pause > deadline:
+                        raise
+                    log.warning(
+                        "waiting for PostgreSQL (%s); retrying in %.1fs", exc.message, pause
+                    )
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, 5.0)
+        except BaseException:
+            await self._release_embedded()
+            raise
         self._pool, self._url = pool, url
 
     async def _connect(self, url: str) -> Pool:
@@ -161,10 +183,30 @@ class Database:
         return pool
 
     async def close(self) -> None:
-        """Close the pool; the embedded server, if any, keeps running."""
+        """Close the pool; stop the embedded server, if any, unless something else uses it."""
         pool, self._pool, self._url = self._pool, None, None
-        if pool is not None:
-            await pool.close()
+        try:
+            if pool is not None:
+                await pool.close()
+        finally:
+            await self._release_embedded()
+
+    async def _release_embedded(self) -> None:
+        lease, self._lease = self._lease, None
+        if lease is not None:
+            # Shielded: a cancelled close must not leave the lock held or the server half-stopped.
+            self.released = await asyncio.shield(asyncio.to_thread(lease.release))
+            if self.released in _LEFT_RUNNING:
+                log.info(
+                    "embedded PostgreSQL in %s left running: %s",
+                    self._settings.data_dir,
+                    _LEFT_RUNNING[self.released],
+                )
+            elif self.released == "stopped":
+                log.info(
+                    "embedded PostgreSQL in %s stopped: no other process uses it",
+                    self._settings.data_dir,
+                )
 
     async def __aenter__(self) -> Self:
         await self.open()
@@ -177,36 +219,3 @@ class Database:
         traceback: TracebackType | None,
     ) -> None:
         await self.close()
-
-
-async def _start_embedded(pgdata: Path) -> str:
-    pgserver = _import_pgserver()
-    try:
-        pgdata.parent.mkdir(parents=True, exist_ok=True)
-        # pgserver runs initdb and pg_ctl and polls with sleeps: keep it off the loop.
-        server = await asyncio.to_thread(pgserver.get_server, pgdata, cleanup_mode=None)
-        uri: str = server.get_uri()
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise ConfigurationError(
-            f"the embedded PostgreSQL in {pgdata} did not start ({exc}); "
-            f"see {pgdata / 'log'}, or set GW_DATABASE_URL",
-            code="db.unavailable",
-            details={"data_dir": str(pgdata)},
-        ) from exc
-    return uri
-
-
-def _import_pgserver() -> ModuleType:
-    try:
-        with warnings.catch_warnings():
-            # pgserver looks up a runtime directory at import; platformdirs warns
-            # when XDG_RUNTIME_DIR is unset (containers, services) and falls back.
-            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
-            import pgserver
-    except ImportError as exc:
-        raise ConfigurationError(
-            "GW_DATABASE_URL is not set and the embedded PostgreSQL (package "
-            "'pgserver') is not installed",
-            code="db.unavailable",
-        ) from exc
-    return pgserver

@@ -119,8 +119,11 @@ class EventTranslator:
                 self._approvals.add(interrupt_id)
                 value = item.get("value") if isinstance(item, dict) else None
                 approval = PendingApproval.from_interrupt(interrupt_id, value)
+                requested = approval.to_dict()
+                if path:  # a gate inside a subworkflow, like its approval.decided
+                    requested["subworkflow_path"] = list(path)
                 yield self.identity.event(
-                    "approval.requested", node=approval.node or node, data=approval.to_dict()
+                    "approval.requested", node=approval.node or node, data=requested
                 )
             return
         result = chunk.get("result")

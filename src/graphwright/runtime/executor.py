@@ -26,6 +26,7 @@ import psycopg
 from psycopg_pool import PoolTimeout
 
 from graphwright.errors import GraphwrightError
+from graphwright.nodes.rate_limit import RateLimitGate
 from graphwright.runtime.catalog import Catalog, LoadedWorkflow
 from graphwright.runtime.checkpoints import Checkpoints
 from graphwright.runtime.events import RunIdentity
@@ -85,10 +86,12 @@ class RunExecutor:
         hooks: Sequence[RunHook] = (),
         event_hooks: Sequence[EventHook] = (),
         secrets: TenantSecrets | None = None,
+        rate_limits: RateLimitGate | None = None,
     ) -> None:
         """Execute as ``owner`` (this process's lease identity), calling the hooks.
 
-        ``secrets`` gives each run its tenant's secrets (read when a node asks).
+        ``secrets`` gives each run its tenant's secrets (read when a node asks);
+        ``rate_limits`` is where nodes with a ``rate_limit`` wait for their turn.
         """
         self.settings = settings
         self.owner = owner
@@ -101,6 +104,7 @@ class RunExecutor:
         self.hooks = list(hooks)
         self.event_hooks = list(event_hooks)
         self.secrets = secrets
+        self.rate_limits = rate_limits
         self._running: dict[tuple[str, str], asyncio.Task[RunResult]] = {}
         self._reasons: dict[tuple[str, str], str] = {}
 
@@ -172,7 +176,9 @@ class RunExecutor:
             heartbeat.cancel()
             if not ended:  # the caller stopped following: abandon the run (or end it)
                 if not task.done():
-                    self._reasons[key] = "abandon"
+                    # A reason set already (release on drain, cancel, lease lost) wins:
+                    # the follower went away because the run was being stopped anyway.
+                    self._reasons.setdefault(key, "abandon")
                     task.cancel()
                 status, _ = await asyncio.shield(self._outcome(run, task, writer))
             if self._running.get(key) is task:  # not a later execution's entry
@@ -243,6 +249,7 @@ class RunExecutor:
             on_chunk=on_chunk,
             max_state_bytes=self.settings.max_state_bytes,
             secrets=secrets,
+            rate_limits=self.rate_limits,
         )
         ended = False
         try:

@@ -17,6 +17,7 @@ from langgraph.types import Command
 
 from graphwright.nodes.context import RunContext, SecretSource, redactor_of
 from graphwright.nodes.policies import describe
+from graphwright.nodes.rate_limit import RateLimitGate
 from graphwright.runtime.catalog import LoadedWorkflow
 from graphwright.runtime.checkpoints import thread_key
 from graphwright.runtime.events import EventTranslator, RunIdentity
@@ -93,11 +94,13 @@ class GraphRun:
         on_chunk: ChunkSink | None = None,
         max_state_bytes: int | None = None,
         secrets: SecretSource | None = None,
+        rate_limits: RateLimitGate | None = None,
     ) -> None:
         """Prepare the run; ``modes`` maps LangGraph stream modes sent to ``on_chunk``.
 
         ``secrets`` is the run's access to its tenant's secrets (node code reads
-        them through it; the run's error is redacted of them).
+        them through it; the run's error is redacted of them). ``rate_limits`` is
+        where its nodes wait for their turn under named rate limits.
         """
         self.loaded = loaded
         self.graph = graph
@@ -110,6 +113,7 @@ class GraphRun:
         self.on_chunk = on_chunk
         self.max_state_bytes = max_state_bytes
         self.secrets = secrets
+        self.rate_limits = rate_limits
         self.error: dict[str, Any] | None = None
         self.started = False
 
@@ -151,6 +155,7 @@ class GraphRun:
                     run_id=self.identity.run_id,
                     values=payload.context,
                     secrets=secrets,
+                    rate_limits=self.rate_limits,
                 ),
                 stream_mode=modes,
                 subgraphs=True,

@@ -37,6 +37,7 @@ _RESULT_STATUS = {"completed": "success", "interrupted": "interrupted", "failed"
 _RUN_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 _NODE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 _CREW_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+_WAIT_BUCKETS = (0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 
 
 class ServiceMetrics:
@@ -117,6 +118,38 @@ class ServiceMetrics:
             buckets=_CREW_BUCKETS,
             registry=self.registry,
         )
+
+        self.rate_limit_wait = Histogram(
+            "graphwright_rate_limit_wait_seconds",
+            "Time nodes waited for their turn under a named rate limit (0 for a turn taken at "
+            "once), by limit and tenant, observed by this process's workers.",
+            ["limiter", "tenant"],
+            buckets=_WAIT_BUCKETS,
+            registry=self.registry,
+        )
+        self.rate_limit_waits = Counter(
+            "graphwright_rate_limit_waits",
+            "Turns under a named rate limit that had to wait, by limit and tenant.",
+            ["limiter", "tenant"],
+            registry=self.registry,
+        )
+        self.requests_limited = Counter(
+            "graphwright_api_requests_limited",
+            "API requests refused with 429 rate_limit.exceeded (GW_API_RATE_LIMIT) by this "
+            "process, by tenant.",
+            ["tenant"],
+            registry=self.registry,
+        )
+
+    def observe_rate_limit_wait(self, limiter: str, tenant: str, seconds: float) -> None:
+        """Rate-limit hook: one turn taken under ``limiter`` after ``seconds`` of waiting."""
+        self.rate_limit_wait.labels(limiter=limiter, tenant=tenant).observe(seconds)
+        if seconds > 0:
+            self.rate_limit_waits.labels(limiter=limiter, tenant=tenant).inc()
+
+    def observe_request_limited(self, tenant: str) -> None:
+        """API hook: a request of ``tenant`` was refused by the request rate limit."""
+        self.requests_limited.labels(tenant=tenant).inc()
 
     async def observe_run_end(self, run: RunRecord, result: RunResult) -> None:
         """Worker hook: observe the run's duration (creation to now)."""

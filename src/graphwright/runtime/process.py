@@ -23,16 +23,22 @@ from graphwright.runtime.catalog import Catalog
 from graphwright.runtime.checkpoints import Checkpoints
 from graphwright.runtime.database import Database
 from graphwright.runtime.executor import RunExecutor
+from graphwright.runtime.hygiene import HygieneSweeper
 from graphwright.runtime.metrics import Readiness, ServiceMetrics
+from graphwright.runtime.ratelimits import RateLimits
+from graphwright.runtime.scheduler import CronScheduler, cron_scheduler
 from graphwright.runtime.secrets import TenantSecrets, process_known_values
 from graphwright.runtime.service import RunService
 from graphwright.runtime.streams import RunStreams
+from graphwright.runtime.tenant_store import StoreSweeper, TenantStore
 from graphwright.runtime.thread_api import ThreadStateAPI
+from graphwright.runtime.webhooks import WebhookDeliverer
 from graphwright.runtime.worker import WorkerPool
 from graphwright.runtime.writer import EventSink
 from graphwright.settings import Settings
 from graphwright.store.approvals import ApprovalStore
 from graphwright.store.events import EventLog
+from graphwright.store.items import StoreItems
 from graphwright.store.pool import Pool
 from graphwright.store.runs import RunStore
 from graphwright.store.secrets import SecretCipher, SecretStore
@@ -64,8 +70,14 @@ class Runtime:
     readiness: Readiness
     executor: RunExecutor
     secrets: SecretStore
+    rate_limits: RateLimits
+    store_items: StoreItems
     workers: WorkerPool | None = None
     sweeper: ApprovalSweeper | None = None
+    hygiene: HygieneSweeper | None = None
+    webhooks: WebhookDeliverer | None = None
+    scheduler: CronScheduler | None = None
+    store_sweeper: StoreSweeper | None = None
 
     @property
     def pool(self) -> Pool:
@@ -92,7 +104,8 @@ async def open_runtime(
     Args:
         settings: The process's settings.
         registry: Node implementations; default: ``settings.registry_modules``.
-        start_workers: Claim queued runs here (and run the approval expiry sweeper).
+        start_workers: Claim queued runs here (and run the approval expiry and Store TTL
+            sweepers).
         database: An open database to use (not closed here); default: open one.
         wait_for_database: How long to keep retrying an unreachable PostgreSQL at
             start (``serve`` and ``worker``: ``GW_STARTUP_WAIT_SECONDS``).
@@ -102,6 +115,8 @@ async def open_runtime(
     """
     if registry is None:
         registry = load_registry_modules(settings.registry_modules, llms=settings.llms)
+    # GW_RATE_LIMITS join the registry's own (a name declared differently is refused).
+    registry.declare_rate_limits(settings.rate_limits.values())
     owns_database = database is None
     database = database or Database(settings, wait_seconds=wait_for_database)
     async with contextlib.AsyncExitStack() as stack:
@@ -113,7 +128,13 @@ async def open_runtime(
             pool, savers=settings.checkpointers, patience=settings.lease_seconds
         )
         await checkpoints.setup()
-        catalog = Catalog(WorkflowStore(pool), registry, cache_size=settings.compile_cache_size)
+        store_items = StoreItems(pool)
+        catalog = Catalog(
+            WorkflowStore(pool),
+            registry,
+            cache_size=settings.compile_cache_size,
+            tenant_store=lambda tenant: TenantStore(store_items, tenant),
+        )
         threads = ThreadStore(pool)
         states = ThreadStateAPI(catalog, threads, checkpoints, pool)
         runs = RunStore(pool)
@@ -139,6 +160,8 @@ async def open_runtime(
         approvals = ApprovalService(states, approval_store, run_service)
         run_service.on_resume.append(approvals.close_on_resume)
         secrets = SecretStore(pool, cipher=SecretCipher.from_setting(settings.secret_key))
+        rate_limits = RateLimits(registry.rate_limits(), redis_url=settings.redis_url)
+        stack.push_async_callback(rate_limits.close)
         executor = RunExecutor(
             settings,
             owner=owner,
@@ -149,12 +172,14 @@ async def open_runtime(
             events=events,
             sink=sink,
             secrets=TenantSecrets(secrets, known=Redactor(process_known_values(settings))),
+            rate_limits=rate_limits,
         )
         metrics = ServiceMetrics(
             runs=runs, approvals=approval_store, streams=streams, executor=executor
         )
         executor.hooks.extend([approvals.record_run_end, metrics.observe_run_end])
         executor.event_hooks.append(metrics.observe_event)
+        rate_limits.observers.append(metrics.observe_rate_limit_wait)
         readiness = Readiness(pool, settings.redis_url)
         stack.push_async_callback(readiness.close)
         runtime = Runtime(
@@ -176,6 +201,8 @@ async def open_runtime(
             readiness=readiness,
             executor=executor,
             secrets=secrets,
+            rate_limits=rate_limits,
+            store_items=store_items,
         )
         if start_workers and settings.workers > 0:
             workers = WorkerPool(
@@ -193,9 +220,29 @@ async def open_runtime(
             approvals.on_expiry_scheduled.append(sweeper.wake)
             runtime.sweeper = sweeper
             await sweeper.start()
+            # Thread TTL and checkpoint pruning (GW_THREAD_TTL_*, GW_PRUNE_*).
+            hygiene = HygieneSweeper(pool, settings)
+            runtime.hygiene = hygiene
+            await hygiene.start()
+            stack.push_async_callback(hygiene.stop)
+            store_sweeper = StoreSweeper(store_items, interval_seconds=settings.store_sweep_seconds)
+            runtime.store_sweeper = store_sweeper
+            await store_sweeper.start()
+            stack.push_async_callback(store_sweeper.stop)
+            # Webhooks of runs that end while workers drain still go out: the
+            # deliverer stops after the workers (callbacks run last-in, first-out).
+            deliverer = WebhookDeliverer.for_process(
+                settings, pool, owner=owner, database_url=database.url
+            )
+            runtime.webhooks = deliverer
+            await deliverer.start()
+            stack.push_async_callback(deliverer.stop)
             # Stop the sweeper before workers drain, so nothing queues new runs
             # during the drain (callbacks run last-in, first-out).
             stack.push_async_callback(workers.stop)
             stack.push_async_callback(sweeper.stop)
+            runtime.scheduler = cron_scheduler(runtime)  # fires schedules; stopped first
+            await runtime.scheduler.start()
+            stack.push_async_callback(runtime.scheduler.stop)
             await workers.start()
         yield runtime

@@ -46,6 +46,8 @@ class RunRequest:
     """Metadata of the thread when the run creates it."""
     version: int | None = None
     """Workflow version for a new (or unbound) thread; default: the latest."""
+    webhook: str | None = None
+    """URL POSTed the run's result when it ends (checked by ``RunService.create``)."""
 
 
 def check_request(request: RunRequest) -> None:
@@ -106,6 +108,7 @@ def run_payload(request: RunRequest, *, stateless: bool, new_thread: bool) -> Ru
         stateless=stateless,
         on_completion=request.on_completion,
         new_thread=new_thread,
+        webhook=request.webhook,
     )
 
 

@@ -30,6 +30,7 @@ from graphwright.runtime.run_request import RunRequest, check_request, run_paylo
 from graphwright.runtime.serialize import wait_body
 from graphwright.runtime.streams import TERMINAL, thread_channel
 from graphwright.runtime.thread_api import ThreadStateAPI
+from graphwright.runtime.webhook_targets import check_webhook
 from graphwright.runtime.writer import run_channel
 from graphwright.settings import Settings
 from graphwright.store.events import EventLog
@@ -100,6 +101,8 @@ class RunService:
             WorkflowConflictError: ``run.busy`` (strategy reject), ``thread.workflow_mismatch``.
         """
         check_request(request)
+        if request.webhook is not None:
+            await check_webhook(request.webhook, self.settings)
         loaded = await self.catalog.load(tenant, request.assistant_id, request.version)
         stateless = thread_id is None
         thread_id = thread_id or str(uuid.uuid4())

@@ -133,6 +133,14 @@ class RunStreams:
                     last = event.seq
                     yield event
                 if message.get("done"):
+                    # A process that stopped running the run without ending it (lease
+                    # lost, released on drain) also says "done": the run goes on in
+                    # another attempt, and so does the stream.
+                    if (await self.runs.get(tenant, run_id)).status not in TERMINAL:
+                        continue
+                    for event in await self.events.read(tenant, run_id, after=last):
+                        last = event.seq
+                        yield event
                     return
                 continue
             seq = int(message.get("seq", 0))

@@ -149,6 +149,9 @@ class WorkerPool:
         if in_flight:
             await asyncio.wait(in_flight, timeout=grace)
         self.executor.release_all()
+        released = self.executor.running()
+        if released:  # let each released run give its row back before its slot goes
+            await asyncio.wait(released, timeout=10)
         for slot in self._slots:
             slot.cancel()
         for slot in self._slots:

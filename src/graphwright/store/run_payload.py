@@ -46,6 +46,8 @@ class RunPayload(BaseModel):
         stateless: The run's thread was created for it alone.
         on_completion: For stateless runs: ``delete`` the thread afterwards, or ``keep``.
         new_thread: Queued on a thread created with it: no checkpoint exists to read.
+        webhook: URL the run's result is POSTed to when it ends (an outbox row is
+            written with the end: migration 0013).
     """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
@@ -65,6 +67,7 @@ class RunPayload(BaseModel):
     stateless: bool = False
     on_completion: Literal["delete", "keep"] = "delete"
     new_thread: bool = False
+    webhook: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The column value."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final, Literal, get_args
 
 from psycopg.types.json import Jsonb
@@ -26,12 +27,25 @@ class ThreadFilter:
         statuses: Only threads with one of these statuses.
         metadata: Only threads whose metadata contains this object (``@>``, GIN index).
         ids: Only these thread ids.
+        workflow_id: Only threads bound to this workflow (the CLI's ``--workflow``).
+        created_after: Only threads created at or after this time (inclusive).
+        created_before: Only threads created before this time (exclusive).
+        updated_after: Only threads updated at or after this time (inclusive).
+        updated_before: Only threads updated before this time (exclusive).
+
+    Time bounds must be timezone-aware. Each is served by the ``(tenant_id,
+    created_at | updated_at, thread_id)`` indexes.
     """
 
     tenant: str
     statuses: Collection[ThreadStatus] | None = None
     metadata: Mapping[str, Any] | None = None
     ids: Collection[str] | None = None
+    workflow_id: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    updated_after: datetime | None = None
+    updated_before: datetime | None = None
 
     def where(self) -> tuple[str, list[Any]]:
         """The WHERE clause (without ``where``) and its parameters."""
@@ -46,6 +60,18 @@ class ThreadFilter:
         if self.ids is not None:
             where += " and thread_id = any(%s)"
             params.append(list(self.ids))
+        if self.workflow_id is not None:
+            where += " and workflow_id = %s"
+            params.append(self.workflow_id)
+        for column, op, bound in (
+            ("created_at", ">=", self.created_after),
+            ("created_at", "<", self.created_before),
+            ("updated_at", ">=", self.updated_after),
+            ("updated_at", "<", self.updated_before),
+        ):
+            if bound is not None:
+                where += f" and {column} {op} %s"
+                params.append(bound)
         return where, params
 
 

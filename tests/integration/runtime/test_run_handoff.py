@@ -12,6 +12,7 @@ from graphwright.registry import Registry
 from graphwright.runtime.process import Runtime, open_runtime
 from graphwright.runtime.run_request import RunRequest
 from graphwright.settings import Settings
+from tests.integration.conftest import CreateDatabase
 
 pytestmark = pytest.mark.integration
 
@@ -37,8 +38,14 @@ def registry() -> Registry:
     return reg
 
 
+@pytest.fixture(scope="module")
+async def database_url(create_database: CreateDatabase) -> str:
+    """A database of this module's own: no other process's workers claim its queued runs."""
+    return await create_database()
+
+
 @pytest.fixture
-async def services(database_url: str, pool: Any, tenant: str) -> AsyncIterator[Runtime]:
+async def services(database_url: str, tenant: str) -> AsyncIterator[Runtime]:
     """Runtime of one process with one run slot, on the session's database."""
     settings = Settings(
         database_url=database_url, tenant=tenant, workers=1, pool_min_size=1, pool_max_size=6
@@ -77,7 +84,8 @@ async def test_busy_slots_and_delayed_runs_go_through_the_queue(
     delayed = await services.run_service.create(tenant, "h-4", request(0, after_seconds=0.1))
     assert (second.status, delayed.status) == ("pending", "pending")
     for run in (first, second, delayed):
-        assert (await services.run_service.wait_done(tenant, run.run_id)).status == "success"
+        ended = await services.run_service.wait_done(tenant, run.run_id)
+        assert ended.status == "success", ended.error
 
 
 async def test_delayed_run_starts_when_due_while_slots_idle(services: Runtime, tenant: str) -> None:

@@ -66,7 +66,7 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 
 
 async def test_info_answers_like_langgraph_server(http: httpx.AsyncClient) -> None:
-    """GET /info names the version and the optional APIs: assistants, no crons, no store."""
+    """GET /info names the version and the optional APIs it serves (assistants, the store)."""
     from graphwright import __version__
 
     answer = await http.get("/info")
@@ -76,7 +76,7 @@ async def test_info_answers_like_langgraph_server(http: httpx.AsyncClient) -> No
     assert body["version"] == __version__
     assert body["langgraph_py_version"]
     assert body["flags"]["assistants"] is True
-    assert (body["flags"]["crons"], body["flags"]["store"]) == (False, False)
+    assert body["flags"]["store"] is True
 
 
 async def test_healthz_says_ok(http: httpx.AsyncClient) -> None:

@@ -139,6 +139,39 @@ async def test_sigterm_drains_the_in_flight_run(cluster: Cluster, tmp_path: Path
     assert worker.process.wait(30) == 0
 
 
+async def test_stream_follows_a_released_run_into_its_next_attempt(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    """A run released by a draining worker goes on elsewhere, and its open stream with it."""
+    marks = tmp_path / "marks"
+    async with get_client(url=cluster.api.url) as client:
+        thread = await client.threads.create()
+        # Node two outlasts GW_DRAIN_SECONDS (5): the draining worker releases the run.
+        run = await client.runs.create(
+            thread["thread_id"], "svc-chain", input=chain_input(marks, "r", two=7.0)
+        )
+        await _until(lambda: any(line[1] == "one" for line in lines(marks)))  # two is running
+        owner = int(lines(marks)[0][2])
+        events = []
+
+        async def follow() -> None:
+            async for part in client.runs.join_stream(thread["thread_id"], run["run_id"]):
+                events.append(part)
+
+        follower = asyncio.create_task(follow())
+        await asyncio.sleep(0.5)
+        drained = next(w for w in cluster.workers if w.process.pid == owner)
+        drained.process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(follower, 90)
+        finished = await client.runs.get(thread["thread_id"], run["run_id"])
+    assert finished["status"] == "success", finished["error"]
+    assert finished["attempts"] == 2
+    attempts = [p.data.get("attempt") for p in events if p.event == "metadata"]
+    assert 2 in attempts
+    assert [line[1] for line in lines(marks)][-1] == "three"
+    assert int(lines(marks)[-1][2]) != owner
+
+
 async def test_burst_of_500_runs_each_completes_exactly_once(
     cluster: Cluster, tmp_path: Path
 ) -> None:

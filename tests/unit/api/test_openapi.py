@@ -47,12 +47,12 @@ def test_every_error_response_is_a_problem(document: dict[str, Any]) -> None:
     ("label", "statuses"),
     [
         ("GET /healthz", {"422"}),
-        ("GET /threads/{thread_id}", {"401", "403", "404", "422", "503"}),
-        ("POST /workflows/validate", {"400", "401", "403", "413", "422", "503"}),
-        ("POST /threads", {"400", "401", "403", "404", "409", "413", "422", "503"}),
+        ("GET /threads/{thread_id}", {"401", "403", "404", "422", "429", "503"}),
+        ("POST /workflows/validate", {"400", "401", "403", "413", "422", "429", "503"}),
+        ("POST /threads", {"400", "401", "403", "404", "409", "413", "422", "429", "503"}),
         (
             "POST /threads/{thread_id}/runs/{run_id}/cancel",
-            {"401", "403", "404", "409", "422", "503"},
+            {"401", "403", "404", "409", "422", "429", "503"},
         ),
     ],
     ids=["no-input", "path-id", "body", "body-and-declared", "path-and-declared"],
@@ -61,7 +61,7 @@ def test_statuses_follow_the_route(
     document: dict[str, Any], label: str, statuses: set[str]
 ) -> None:
     """422 always; 400/413 with a body, 404 with a path id, 503 with the database, 401/403
-    unless public; plus declared."""
+    and 429 unless public; plus declared."""
     operation = dict(operations(document))[label]
     assert {s for s in operation["responses"] if int(s) >= 400} == statuses
 

@@ -27,7 +27,7 @@ async def info() -> dict[str, Any]:
     """What this server is, as LangGraph Server's ``/info`` says it (clients and Studio ask first).
 
     ``version`` is graphwright's; ``flags`` say which optional LangGraph Server
-    APIs exist here: assistants yes, crons and the store no.
+    APIs exist here (the store and crons: yes).
     """
     from importlib.metadata import PackageNotFoundError, version
 
@@ -44,8 +44,8 @@ async def info() -> dict[str, Any]:
         "context": "python",
         "flags": {
             "assistants": True,
-            "crons": False,
-            "store": False,
+            "crons": True,
+            "store": True,
             "langsmith": False,
             "langsmith_tracing_replicas": False,
         },

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -15,9 +16,14 @@ from graphwright.api.bounds import MAX_OFFSET
 from graphwright.api.deps import ServicesDep, TenantDep
 from graphwright.api.input_guard import GuardedRoute
 from graphwright.api.schemas import RunCreateBody, run_json
-from graphwright.api.sse import EventStreamResponse, encode, frames
+from graphwright.api.sse import EventStreamResponse, close, encode, frames
 from graphwright.auth.principal import AuthError
-from graphwright.errors import InvalidInputError, NotFoundError
+from graphwright.errors import (
+    GraphwrightError,
+    InvalidInputError,
+    NotFoundError,
+    WorkflowConflictError,
+)
 from graphwright.runtime.approvals import deciding_as
 from graphwright.runtime.process import Runtime as Services
 from graphwright.runtime.run_request import RunRequest
@@ -27,6 +33,8 @@ from graphwright.store.runs import RunRecord
 __all__ = ["router"]
 
 router = APIRouter(tags=["runs"], route_class=GuardedRoute)
+
+log = logging.getLogger("graphwright.api.runs")
 
 LastEventId = Annotated[str | None, Header(alias="Last-Event-ID")]
 
@@ -73,27 +81,46 @@ def _after(header: str | None, query: str | None) -> int:
     return max(value, 0)
 
 
-async def _stream(
+def _stream(
     services: Services,
     tenant: str,
     run: RunRecord,
     *,
+    headers: dict[str, str],
     after: int = 0,
     cancel_on_disconnect: bool = False,
     modes: frozenset[str] | None = None,
-) -> AsyncIterator[bytes]:
-    finished = False
+) -> EventStreamResponse:
+    """A run's events as SSE, until the run ended and every event was sent.
+
+    On SIGTERM the stream may go on for ``GW_DRAIN_SECONDS`` (the run may end meanwhile),
+    then it is cut and the client resumes elsewhere with ``Last-Event-ID``.
+    """
     if modes is None:
         modes = frozenset(run.payload.stream_mode)
-    try:
-        events = services.streams.follow(tenant, run.run_id, after=after, modes=modes)
-        async for chunk in frames(events):
-            yield chunk
-        finished = True
-    finally:
-        if not finished and cancel_on_disconnect:
-            with contextlib.suppress(NotFoundError, InvalidInputError):
-                await services.run_service.cancel(tenant, run.thread_id, run.run_id)
+    services.streams.admit()  # a full server answers 503 before the stream starts
+    events = services.streams.follow(tenant, run.run_id, after=after, modes=modes)
+    return EventStreamResponse(
+        frames(events),
+        headers=headers,
+        settings=services.settings,
+        shutdown_grace=services.settings.drain_seconds,
+        on_client_close=_canceller(services, tenant, run) if cancel_on_disconnect else None,
+    )
+
+
+def _canceller(services: Services, tenant: str, run: RunRecord) -> Callable[[], Awaitable[None]]:
+    """What a client's disconnect does to a run created with ``on_disconnect=cancel``."""
+
+    async def cancel() -> None:
+        try:
+            await services.run_service.cancel(tenant, run.thread_id, run.run_id)
+        except (NotFoundError, WorkflowConflictError):
+            pass  # it ended, or was deleted, before the client went away
+        except GraphwrightError as exc:
+            log.warning("could not cancel run %s after its client left: %s", run.run_id, exc)
+
+    return cancel
 
 
 def _stream_response(
@@ -109,10 +136,7 @@ def _stream_response(
     if body is not None and body.stream_resumable:
         headers["Location"] = _location(run) + "/stream"
     cancel = request is not None and request.on_disconnect == "cancel"
-    services.streams.admit()  # a full server answers 503 before the stream starts
-    return EventStreamResponse(
-        _stream(services, tenant, run, cancel_on_disconnect=cancel), headers=headers
-    )
+    return _stream(services, tenant, run, headers=headers, cancel_on_disconnect=cancel)
 
 
 def _wait_request(body: RunCreateBody, *, stateless: bool) -> RunRequest:
@@ -240,17 +264,14 @@ async def join_stream(
     run = await services.runs.get(tenant, run_id, thread_id=thread_id)
     after = _after(last_event_id, last_event_id_query)
     modes = frozenset(stream_mode) if stream_mode else None
-    services.streams.admit()
-    return EventStreamResponse(
-        _stream(
-            services,
-            tenant,
-            run,
-            after=after,
-            cancel_on_disconnect=cancel_on_disconnect,
-            modes=modes,
-        ),
+    return _stream(
+        services,
+        tenant,
+        run,
         headers={"Content-Location": _location(run)},
+        after=after,
+        cancel_on_disconnect=cancel_on_disconnect,
+        modes=modes,
     )
 
 
@@ -282,7 +303,10 @@ async def thread_stream(
         tenant, thread_id, after=after or None, modes=modes, lifecycle_only=lifecycle
     )
     first = await anext(aiter(events), None)  # surface 404 / bad ids before streaming
-    return EventStreamResponse(_thread_frames(first, events), headers={})
+    # Endless: on SIGTERM it is cut at once (shutdown_grace 0), clients resume elsewhere.
+    return EventStreamResponse(
+        _thread_frames(first, events), headers={}, settings=services.settings
+    )
 
 
 async def _thread_frames(
@@ -292,10 +316,12 @@ async def _thread_frames(
         item = first
         while item is not None:
             event_id, event = item
-            yield encode(event, event_id or None)
+            chunk = encode(event, event_id or None)
+            if chunk is not None:
+                yield chunk
             item = await anext(events, None)
     finally:
-        await events.aclose()  # type: ignore[attr-defined]
+        await close(events)
 
 
 @router.post(

@@ -9,16 +9,18 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from langgraph.types import StateSnapshot
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from graphwright.api.access import scoped
 from graphwright.api.bounds import MAX_OFFSET
 from graphwright.api.deps import ServicesDep, TenantDep
 from graphwright.api.input_guard import GuardedRoute
+from graphwright.api.routes.thread_hygiene import ThreadTTLBody, read_ttl, write_ttl
 from graphwright.api.thread_views import select_fields, state_json, store_statuses, thread_json
 from graphwright.errors import InvalidInputError, NotFoundError, WorkflowConflictError
 from graphwright.runtime.process import Runtime as Services
@@ -58,14 +60,29 @@ class ThreadCreateBody(_Body):
     metadata: dict[str, Any] | None = None
     if_exists: Literal["raise", "do_nothing"] | None = None
     supersteps: list[Any] | None = Field(default=None, description="Not supported.")
-    ttl: Any = Field(default=None, description="Not supported.")
+    ttl: ThreadTTLBody | None = None
 
 
 class ThreadPatchBody(_Body):
     """Body of ``PATCH /threads/{id}``: metadata merged into the thread's."""
 
     metadata: dict[str, Any] | None = None
-    ttl: Any = Field(default=None, description="Not supported.")
+    ttl: ThreadTTLBody | None = None
+
+
+def _utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:  # a date at the end of the calendar with an offset
+        raise ValueError("the time is out of range") from exc
+
+
+# graphwright's time filters (not in the LangGraph SDK, so optional): ISO 8601 with an offset.
+Instant = Annotated[AwareDatetime, AfterValidator(_utc)] | None
+
+
+def _time_filter(what: str) -> Any:
+    return Field(default=None, description=f"graphwright extension: {what} (ISO 8601, offset).")
 
 
 class ThreadCountBody(_Body):
@@ -74,6 +91,25 @@ class ThreadCountBody(_Body):
     metadata: dict[str, Any] | None = None
     values: dict[str, Any] | None = Field(default=None, description="Not supported.")
     status: ApiStatus | None = None
+    created_after: Instant = _time_filter("threads created at or after this time")
+    created_before: Instant = _time_filter("threads created before this time")
+    updated_after: Instant = _time_filter("threads updated at or after this time")
+    updated_before: Instant = _time_filter("threads updated before this time")
+
+    def to_filter(
+        self, tenant: str, request: Request, ids: Sequence[str] | None = None
+    ) -> ThreadFilter:
+        """The store filter: the caller's scope applied to the metadata."""
+        return ThreadFilter(
+            tenant,
+            statuses=store_statuses(self.status) if self.status else None,
+            metadata=scoped(request, self.metadata),
+            ids=ids,
+            created_after=self.created_after,
+            created_before=self.created_before,
+            updated_after=self.updated_after,
+            updated_before=self.updated_before,
+        )
 
 
 class ThreadSearchBody(ThreadCountBody):
@@ -187,7 +223,7 @@ async def create_thread(
     body: ThreadCreateBody, services: ServicesDep, tenant: TenantDep, request: Request
 ) -> dict[str, Any]:
     """Create a thread; with ``if_exists=do_nothing`` an existing one is returned instead."""
-    _refuse_unsupported(supersteps=body.supersteps, ttl=body.ttl)
+    _refuse_unsupported(supersteps=body.supersteps)
     metadata = scoped(request, body.metadata) or {}
     graph_id = metadata.get("graph_id")
     workflow_id: str | None = None
@@ -209,23 +245,21 @@ async def create_thread(
         if scoped(request, existing.metadata) != existing.metadata:
             raise  # out of the caller's scope: not handed out
         return await _thread(services, tenant, thread_id)
-    return thread_json(record, None)
+    created = thread_json(record, None)
+    if body.ttl is not None:
+        created["ttl"] = await write_ttl(services, tenant, thread_id, body.ttl)
+    return created
 
 
 @router.post("/threads/search")
 async def search_threads(
     body: ThreadSearchBody, services: ServicesDep, tenant: TenantDep, request: Request
 ) -> list[dict[str, Any]]:
-    """Threads matching metadata (containment), status and ids, one page."""
+    """Threads matching metadata (containment), status, ids and times, one page."""
     _refuse_unsupported(values=body.values, extract=body.extract)
     records = await thread_search.search(
         services.pool,
-        ThreadFilter(
-            tenant,
-            statuses=store_statuses(body.status) if body.status else None,
-            metadata=scoped(request, body.metadata),
-            ids=body.ids,
-        ),
+        body.to_filter(tenant, request, body.ids),
         limit=body.limit,
         offset=body.offset,
         sort_by="updated_at" if body.sort_by == "state_updated_at" else body.sort_by,
@@ -249,20 +283,21 @@ async def count_threads(
 ) -> int:
     """How many threads match the filters of a search."""
     _refuse_unsupported(values=body.values)
-    return await thread_search.count(
-        services.pool,
-        ThreadFilter(
-            tenant,
-            statuses=store_statuses(body.status) if body.status else None,
-            metadata=scoped(request, body.metadata),
-        ),
-    )
+    return await thread_search.count(services.pool, body.to_filter(tenant, request))
 
 
 @router.get("/threads/{thread_id}")
-async def get_thread(thread_id: str, services: ServicesDep, tenant: TenantDep) -> dict[str, Any]:
-    """One thread with its current values and pending interrupts."""
-    return await _thread(services, tenant, thread_id)
+async def get_thread(
+    thread_id: str,
+    services: ServicesDep,
+    tenant: TenantDep,
+    include: Annotated[str | None, Query(pattern=r"^ttl(,ttl)*$")] = None,
+) -> dict[str, Any]:
+    """One thread with its current values and pending interrupts (``include=ttl``: its TTL)."""
+    thread = await _thread(services, tenant, thread_id)
+    if include:
+        thread["ttl"] = await read_ttl(services, tenant, thread_id)
+    return thread
 
 
 @router.patch(
@@ -279,15 +314,18 @@ async def patch_thread(
     prefer: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any] | Response:
     """Merge metadata into a thread's; ``Prefer: return=minimal`` answers 204."""
-    _refuse_unsupported(ttl=body.ttl)
     if body.metadata:
         # A scoped caller cannot move a thread out of its scope.
         metadata = scoped(request, body.metadata) or {}
         await services.threads.update_metadata(tenant, thread_id, metadata)
+    ttl = None if body.ttl is None else await write_ttl(services, tenant, thread_id, body.ttl)
     if prefer is not None and "return=minimal" in prefer:
         await services.threads.get(tenant, thread_id)  # 404 for an unknown thread
         return Response(status_code=204)
-    return await _thread(services, tenant, thread_id)
+    thread = await _thread(services, tenant, thread_id)
+    if ttl is not None:
+        thread["ttl"] = ttl
+    return thread
 
 
 @router.delete(

@@ -112,9 +112,10 @@ export async function approvalPage(main, id, me) {
       } else if (error instanceof ApiError && error.code === "auth.forbidden") {
         form.replaceWith(h("p", { class: "card", id: "read-only" }, "Read-only: deciding needs the approver role."));
       } else {
-        for (const p of error.problem?.details?.errors || error.problem?.problems || []) {
-          const field = String(p.pointer || p.field || "").split("/").pop();
-          if (field) edits.showError(field, p.message);
+        // approval.invalid_edit points at /edits/<field>[/<inside>]: shown under that field.
+        for (const p of error.problem?.problems || []) {
+          const [, root, name, ...inside] = String(p.pointer || "").split("/").map((x) => x.replace(/~1/g, "/").replace(/~0/g, "~"));
+          if (root === "edits" && name) edits.showError(name, inside.length ? `${p.message} (at ${inside.join("/")})` : p.message);
         }
         result.replaceChildren(errorBox(error));
       }

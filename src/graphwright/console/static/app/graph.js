@@ -12,6 +12,7 @@ export const STATES = {
   failed: "✗ failed",
   retrying: "↻ retrying",
   waiting: "‖ waiting for approval",
+  limited: "◷ waiting for a rate limit",
 };
 
 function svg(tag, attrs = {}, ...children) {
@@ -83,11 +84,30 @@ export function layout(graph) {
 
 function avg(xs) { return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0; }
 
-export function renderGraph(container, graph, { title = "Workflow graph" } = {}) {
+// The subworkflows a document's nodes run: node id -> {workflow, version, map}. Published
+// documents pin each version, so this names exactly the graph that runs.
+export function subworkflowRefs(document) {
+  const out = new Map();
+  for (const [id, node] of Object.entries(document?.nodes || {})) {
+    const inner = node.kind === "map" ? node.node : node;
+    if (inner?.kind === "subworkflow") out.set(id, { workflow: inner.workflow, version: inner.version ?? null, map: node.kind === "map" });
+  }
+  return out;
+}
+
+function duration(ms) {
+  return ms < 1000 ? `${ms.toFixed(1)} ms` : `${(ms / 1000).toFixed(2)} s`;
+}
+
+// Render `graph` (render_json's nodes and edges) as SVG into `container`.
+// `subworkflows` (from subworkflowRefs) makes those nodes link to their workflow, or,
+// with `onToggle`, buttons that expand the inner graph in place (the caller draws it).
+export function renderGraph(container, graph, { title = "Workflow graph", subworkflows = new Map(), onToggle = null } = {}) {
   const { place, back, width, height } = layout(graph);
   const root = svg("svg", { viewBox: `0 0 ${width + 60} ${height}`, width: width + 60, height, role: "group", "aria-label": title });
   root.append(svg("defs", {}, svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" },
     svg("path", { d: "M0,0 L10,5 L0,10 z", fill: "#7d8794" }))));
+  const labelled = new Map(); // source -> labels placed so far (stacked, not on top of each other)
   for (const e of graph.edges) {
     const a = place.get(e.source), b = place.get(e.target);
     if (!a || !b) continue;
@@ -104,6 +124,9 @@ export function renderGraph(container, graph, { title = "Workflow graph" } = {})
     const path = svg("path", { d, class: `gedge ${e.kind}`, "marker-end": "url(#arrow)", "data-edge": `${e.source}->${e.target}` });
     root.append(path);
     if (e.label) {
+      const k = labelled.get(e.source) || 0;
+      labelled.set(e.source, k + 1);
+      ly += (k - 1) * 12;
       root.append(svg("text", { x: lx, y: ly, class: "elabel" }, svg("title", {}, e.label), short(e.label, 34)));
     }
   }
@@ -123,29 +146,45 @@ export function renderGraph(container, graph, { title = "Workflow graph" } = {})
       svg("text", { x: 8, y: 31, class: "kind" }, short(detail, 30)),
       stateText, extra);
     let node = g;
-    const sub = /^subworkflow: (\S+)/.exec(detail);
-    if (n.kind === "subworkflow" && sub) {
-      node = svg("a", { href: `#/workflows/${encodeURIComponent(sub[1])}` }, g);
+    const sub = subworkflows.get(n.id);
+    if (sub && onToggle) {
+      const toggle = () => onToggle(n.id);
+      g.classList.add("expandable");
+      g.querySelector("text").textContent = short(n.label, 15);
+      g.setAttribute("role", "button");
+      g.setAttribute("aria-expanded", "false");
+      g.append(svg("text", { x: W - 8, y: 17, class: "toggle", "text-anchor": "end" }, "▸ open"));
+      g.addEventListener("click", toggle);
+      g.addEventListener("keydown", (e) => {
+        if (e.key === "Enter" || e.key === " ") { e.preventDefault(); toggle(); }
+      });
+    } else if (sub) {
+      const version = sub.version ? `?version=${sub.version}` : "";
+      node = svg("a", { href: `#/workflows/${encodeURIComponent(sub.workflow)}${version}` }, g);
       g.removeAttribute("tabindex");
     }
     root.append(node);
-    nodes.set(n.id, { g, n, stateText, extra, ms: 0, bar: null });
+    nodes.set(n.id, { g, n, stateText, extra, ms: 0, bar: null, wrote: new Set(), title: g.querySelector("title") });
   }
   container.replaceChildren(root);
 
   return {
     nodes,
-    // Set a node's state; `info` may hold {duration_ms, done, total, note}.
+    // Set a node's state; `info` may hold {duration_ms, done, total, note, changed, label}
+    // (`label` replaces the state's words, e.g. "◷ waiting for crm_api").
     set(id, state, info = {}) {
       const node = nodes.get(id);
       if (!node || node.n.kind === "start" || node.n.kind === "end") return;
       node.g.setAttribute("data-state", state);
       if (info.duration_ms) node.ms += info.duration_ms;
-      let label = STATES[state] || state;
+      for (const field of info.changed || []) node.wrote.add(field);
+      let label = info.label || STATES[state] || state;
       if (info.note) label = `${label} · ${info.note}`;
       node.stateText.textContent = short(label, 30);
+      const wrote = node.wrote.size ? `wrote ${[...node.wrote].join(", ")}` : "";
+      node.title.textContent = [node.n.label, ...(node.n.detail || []), label, node.ms ? duration(node.ms) : "", wrote].filter(Boolean).join("\n");
       const parts = [];
-      if (node.ms) parts.push(`${node.ms < 1000 ? node.ms.toFixed(1) + " ms" : (node.ms / 1000).toFixed(2) + " s"}`);
+      if (node.ms) parts.push(duration(node.ms));
       if (info.total) {
         parts.push(`${info.done}/${info.total} items`);
         if (!node.bar) {
@@ -154,9 +193,17 @@ export function renderGraph(container, graph, { title = "Workflow graph" } = {})
         }
         node.bar.setAttribute("width", String(Math.round((62 * info.done) / info.total)));
       }
-      if (parts.length || info.duration_ms || info.total) node.extra.textContent = parts.join(" · ");
-      node.g.setAttribute("aria-label", `${node.n.label} (${node.n.kind}): ${label}${parts.length ? ", " + parts.join(", ") : ""}`);
+      if (parts.length || info.duration_ms || info.total) node.extra.textContent = short(parts.join(" · "), 30);
+      node.g.setAttribute("aria-label", `${node.n.label} (${node.n.kind}): ${label}${parts.length ? ", " + parts.join(", ") : ""}${wrote ? ", " + wrote : ""}`);
     },
     state(id) { return nodes.get(id)?.g.getAttribute("data-state"); },
+    // Mark a subworkflow node open or closed (its toggle text and aria-expanded).
+    expanded(id, open) {
+      const node = nodes.get(id);
+      if (!node) return;
+      node.g.setAttribute("aria-expanded", String(open));
+      const t = node.g.querySelector(".toggle");
+      if (t) t.textContent = open ? "▾ close" : "▸ open";
+    },
   };
 }

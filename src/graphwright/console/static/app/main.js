@@ -6,6 +6,7 @@ import { workflowsPage, workflowPage } from "./workflows.js";
 import { threadsPage, threadPage } from "./threads.js";
 import { inboxPage, approvalPage } from "./approvals.js";
 import { opsPage } from "./ops.js";
+import { schedulesPage, scheduleRunPage } from "./schedules.js";
 
 const main = document.getElementById("main");
 let me = null;
@@ -45,7 +46,15 @@ function showWho() {
   document.getElementById("signout").hidden = !session.key;
 }
 
-async function route() {
+// After a page change, focus its heading so keyboard and screen-reader users start there.
+function focusHeading() {
+  const heading = main.querySelector("h1");
+  if (!heading || main.contains(document.activeElement) && document.activeElement !== main) return;
+  heading.setAttribute("tabindex", "-1");
+  heading.focus({ preventScroll: true });
+}
+
+async function route({ focus = true } = {}) {
   current?.abort();
   current = new AbortController();
   const signal = current.signal;
@@ -64,8 +73,11 @@ async function route() {
     else if (parts[0] === "approvals" && parts[1]) await approvalPage(main, parts[1], me);
     else if (parts[0] === "approvals") await inboxPage(main, params, me);
     else if (parts[0] === "ops") await opsPage(main, signal);
+    else if (parts[0] === "schedules" && parts[1] && parts[2] === "runs" && parts[3]) await scheduleRunPage(main, parts[1], parts[3]);
+    else if (parts[0] === "schedules") await schedulesPage(main, params, me, signal);
     else await workflowsPage(main);
     document.title = `${main.querySelector("h1")?.textContent || "console"} · graphwright`;
+    if (focus) focusHeading();
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) { session.clear(); signInPage("Please sign in again."); return; }
     main.replaceChildren(errorBox(error));
@@ -75,11 +87,11 @@ async function route() {
 document.getElementById("signout").addEventListener("click", () => {
   session.clear(); me = null; showWho(); current?.abort(); signInPage();
 });
-window.addEventListener("hashchange", route);
+window.addEventListener("hashchange", () => route());
 
 (async () => {
   try {
-    if (await whoami()) { showWho(); await route(); } else signInPage();
+    if (await whoami()) { showWho(); await route({ focus: false }); } else signInPage();
   } catch (error) {
     main.replaceChildren(errorBox(error));
   }

@@ -2,7 +2,7 @@
 // and the validate box that shows each problem at its JSON pointer.
 import { api, ApiError, query } from "./api.js";
 import { h, errorBox, when, toast } from "./dom.js";
-import { renderGraph } from "./graph.js";
+import { renderGraph, subworkflowRefs } from "./graph.js";
 import { schemaForm } from "./form.js";
 
 export const METADATA_FIELDS = ["client_id", "engagement_id", "session_id"];
@@ -43,16 +43,38 @@ export async function workflowPage(main, id, params) {
       h("section", { "aria-labelledby": "start-h" }, h("h2", { id: "start-h" }, "Start a run"), await startForm(wf))),
     h("h2", {}, "Document"),
     h("pre", { "aria-label": "Workflow document" }, JSON.stringify(wf.document, null, 2)));
-  renderGraph(graphBox, graph, { title: `Graph of ${wf.workflow_id}` });
+  renderGraph(graphBox, graph, { title: `Graph of ${wf.workflow_id}`, subworkflows: subworkflowRefs(wf.document) });
+}
+
+// The fields of a workflow's input schema as a form (schemaForm: element, read, showError).
+export async function inputForm(workflowId, { prefix = "in" } = {}) {
+  const schemas = await api(`/assistants/${encodeURIComponent(workflowId)}/schemas`);
+  const input = schemas.input_schema || { properties: {} };
+  const required = new Set(input.required || []);
+  return schemaForm(
+    Object.entries(input.properties || {}).map(([name, schema]) => ({ name, schema, required: required.has(name) })),
+    { prefix });
+}
+
+// Show a 422's problems under their fields. state.invalid_input points into the input
+// (`/<field>`); other codes point into the body: `/input/<field>` goes to `inputs`, a
+// first segment named in `others` to that error element. Returns how many were shown.
+export function showProblems(error, inputs, others = {}) {
+  const problems = error.problem?.errors || error.problem?.problems || [];
+  const intoInput = error.code === "state.invalid_input";
+  let shown = 0;
+  for (const p of problems) {
+    const parts = String(p.pointer || "").split("/").slice(1).map((x) => x.replace(/~1/g, "/").replace(/~0/g, "~"));
+    const text = p.message || p.msg || "";
+    if (intoInput) { if (inputs.showError(parts[0], text)) shown += 1; }
+    else if (others[parts[0]]) { others[parts[0]].textContent = text; shown += 1; }
+    else if (parts.length && inputs.showError(parts[parts[0] === "input" ? 1 : parts.length - 1], text)) shown += 1;
+  }
+  return shown;
 }
 
 async function startForm(wf) {
-  const schemas = await api(`/assistants/${encodeURIComponent(wf.workflow_id)}/schemas`);
-  const input = schemas.input_schema || { properties: {} };
-  const required = new Set(input.required || []);
-  const inputs = schemaForm(
-    Object.entries(input.properties || {}).map(([name, schema]) => ({ name, schema, required: required.has(name) })),
-    { prefix: "in" });
+  const inputs = await inputForm(wf.workflow_id);
   const meta = schemaForm(METADATA_FIELDS.map((name) => ({ name, schema: { type: "string" }, required: false })), { prefix: "meta" });
   const status = h("div", { role: "status" });
   const form = h("form", { class: "card", id: "start-form", "aria-label": "Start a run" },
@@ -69,11 +91,7 @@ async function startForm(wf) {
       await api(`/threads/${thread.thread_id}/runs`, { method: "POST", body: { assistant_id: wf.workflow_id, input: a.values } });
       location.hash = `#/threads/${thread.thread_id}`;
     } catch (error) {
-      const problems = error.problem?.errors || error.problem?.problems || [];
-      for (const p of problems) {
-        const field = String(p.pointer || p.loc?.slice?.(-1)?.[0] || "").split("/").pop();
-        inputs.showError(field, p.message || p.msg);
-      }
+      showProblems(error, inputs);
       status.replaceChildren(errorBox(error));
     }
   });
