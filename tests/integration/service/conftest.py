@@ -75,6 +75,10 @@ def server_env(database_url: str, tenant: str = "default", **extra: str) -> dict
             "GW_HEARTBEAT_SECONDS": "2",
             "GW_DRAIN_SECONDS": "5",
             "GW_REGISTRY_MODULES": f"graphwright.examples,{NODES}",
+            # Small pools: two test processes run several servers at once against a
+            # PostgreSQL with the default max_connections (100).
+            "GW_POOL_MIN_SIZE": "1",
+            "GW_POOL_MAX_SIZE": "6",
         }
     )
     env.update(extra)
