@@ -6,6 +6,7 @@ for subgraphs when it compiles, and plain objects keep that cheap. (This
 module deliberately has no ``from __future__ import annotations``.)
 """
 
+from contextlib import nullcontext
 from typing import Any
 
 from graphwright.graphs.spec import RetrySpec
@@ -111,19 +112,10 @@ class MapFunctionItem:
             return call.to_update(self.name, result, secrets=secrets)
 
         tries, turn = attempt_of(runtime), turn_of(runtime, call.spec.rate_limit)
-        if self.limiter is None:
-            return await guard(
-                self.name,
-                self.timeout,
-                attempt,
-                attempt=tries,
-                retry=self.retry,
-                secrets=secrets,
-                rate_limit=turn,
-            )
         # The item waits for its rate-limit turn holding its concurrency slot, so a
         # turn taken is used at once (never saved up while slots are full).
-        async with self.limiter.for_task(config):
+        slot = self.limiter.for_task(config) if self.limiter is not None else nullcontext()
+        async with slot:
             return await guard(
                 self.name,
                 self.timeout,

@@ -36,6 +36,7 @@ from graphwright.errors import (
     WorkflowConflictError,
 )
 from graphwright.nodes.approval import parse_decision
+from graphwright.runtime.background import BackgroundLoop
 
 # The gate lookup that resume validation uses; shared so both validate alike.
 from graphwright.runtime.decisions import find_gate
@@ -395,12 +396,14 @@ class ApprovalService:
         )
 
 
-class ApprovalSweeper:
+class ApprovalSweeper(BackgroundLoop):
     """Decides expired approvals with their ``on_timeout``, in the background.
 
     Sleeps until the next expiry (or :meth:`wake`), never longer than
     ``idle_seconds`` so that approvals recorded by other processes are seen too.
     """
+
+    task_name = "graphwright-approval-sweeper"
 
     def __init__(
         self,
@@ -416,20 +419,7 @@ class ApprovalSweeper:
         self.idle_seconds = idle_seconds
         self.expired = 0
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        """Start the background task."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="graphwright-approval-sweeper")
-
-    async def stop(self) -> None:
-        """Stop the background task."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        super().__init__()
 
     def wake(self) -> None:
         """Look again now (an approval with an expiry was recorded)."""

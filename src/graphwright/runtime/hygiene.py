@@ -13,12 +13,12 @@ with backoff, and the sweeper never stops on its own.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
 import psycopg
 
+from graphwright.runtime.background import BackgroundLoop
 from graphwright.settings import Settings
 from graphwright.store.pool import Pool
 from graphwright.store.pruning import PrunePolicy, prune_threads
@@ -31,7 +31,7 @@ log = logging.getLogger("graphwright.hygiene")
 _MAX_BACKOFF = 30.0
 
 
-class HygieneSweeper:
+class HygieneSweeper(BackgroundLoop):
     """Thread TTL and checkpoint pruning for one process.
 
     Attributes:
@@ -40,6 +40,8 @@ class HygieneSweeper:
         pruned: Threads it pruned in pruning passes.
         failures: Passes that failed (the database was away) and were retried.
     """
+
+    task_name = "graphwright-hygiene"
 
     def __init__(self, pool: Pool, settings: Settings, *, batch: int = 100) -> None:
         """Sweep with ``pool`` as ``settings`` say, ``batch`` threads per transaction."""
@@ -50,25 +52,7 @@ class HygieneSweeper:
         self.kept_latest = 0
         self.pruned = 0
         self.failures = 0
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        """Start the background task."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="graphwright-hygiene")
-
-    async def stop(self) -> None:
-        """Stop the background task (a batch in flight is rolled back)."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    @property
-    def running(self) -> bool:
-        """Whether the background task is alive."""
-        return self._task is not None and not self._task.done()
+        super().__init__()
 
     async def sweep_expired(self) -> int:
         """Remove (or prune) every thread past its TTL now; returns how many.

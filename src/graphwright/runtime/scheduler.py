@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import psycopg
 
 from graphwright.errors import GraphwrightError
+from graphwright.runtime.background import BackgroundLoop
 from graphwright.runtime.crons import CronService, cron_service
 from graphwright.store.pool import OUTAGE_ERRORS
 
@@ -34,8 +35,10 @@ _LATE = 0.005
 """Seconds to wake after a fire time, so the database sees it as passed."""
 
 
-class CronScheduler:
+class CronScheduler(BackgroundLoop):
     """Fires the due crons of every tenant, in the background."""
+
+    task_name = "graphwright-cron-scheduler"
 
     def __init__(
         self,
@@ -55,20 +58,7 @@ class CronScheduler:
         self.fired = 0
         """Runs started by this process's firings (a figure for tests and logs)."""
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        """Start the background task."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="graphwright-cron-scheduler")
-
-    async def stop(self) -> None:
-        """Stop the background task (a firing cut short is retried by its lease's next holder)."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        super().__init__()
 
     def wake(self) -> None:
         """Look again now (a cron was created or changed)."""

@@ -17,7 +17,6 @@ The tenant is fixed when the store is made; nothing a node passes can name anoth
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -34,6 +33,7 @@ from langgraph.store.base import (
 )
 
 from graphwright.errors import InvalidInputError
+from graphwright.runtime.background import BackgroundLoop
 from graphwright.store.items import SWEEP_BATCH, StoreItems
 from graphwright.store.pool import OUTAGE_ERRORS
 
@@ -150,12 +150,14 @@ class TenantStore(BaseStore):
         raise TypeError(f"unknown store operation: {type(op).__name__}")
 
 
-class StoreSweeper:
+class StoreSweeper(BackgroundLoop):
     """Deletes expired Store items in the background, :data:`SWEEP_BATCH` per statement.
 
     Expired items are invisible already; this only reclaims their rows. Several
     processes may sweep at once (they skip each other's rows).
     """
+
+    task_name = "graphwright-store-sweeper"
 
     def __init__(
         self, items: StoreItems, *, interval_seconds: float, batch: int = SWEEP_BATCH
@@ -165,20 +167,7 @@ class StoreSweeper:
         self.interval_seconds = interval_seconds
         self.batch = batch
         self.swept = 0
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        """Start the background task."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="graphwright-store-sweeper")
-
-    async def stop(self) -> None:
-        """Stop the background task."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        super().__init__()
 
     async def sweep(self) -> int:
         """Delete expired items, batch after batch, until none is left; returns how many."""
